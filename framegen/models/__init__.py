@@ -1,0 +1,57 @@
+"""The interpolation nets and the registry that maps names to factories.
+
+Every net has the one interface ``net(img0, img1, t) -> InterpolationOutput(frame, flows, mask)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from torch import nn
+
+from framegen.models.advanced_net import AdvancedFrameInterpolationNet
+from framegen.models.flow_net import FrameInterpolationNet
+from framegen.models.layers import InterpolationOutput, backward_warp
+
+_REGISTRY: dict[str, Callable[..., nn.Module]] = {
+    "flow": FrameInterpolationNet,
+    "advanced": AdvancedFrameInterpolationNet,
+}
+
+
+def available() -> list[str]:
+    """Names :func:`build_net` accepts."""
+    return sorted(_REGISTRY)
+
+
+def register(name: str, factory: Callable[..., nn.Module]) -> None:
+    """Add an architecture under ``name`` (the factory takes keyword arguments only)."""
+    if name in _REGISTRY:
+        raise ValueError(f"a net named {name!r} is already registered")
+    _REGISTRY[name] = factory
+
+
+def build_net(name: str, **kwargs: Any) -> nn.Module:
+    """Build a registered net by name, e.g. ``build_net("flow", hidden_dim=64)``."""
+    try:
+        factory = _REGISTRY[name]
+    except KeyError:
+        raise ValueError(f"unknown net {name!r}; available: {', '.join(available())}") from None
+    return factory(**kwargs)
+
+
+def count_parameters(net: nn.Module) -> int:
+    return sum(p.numel() for p in net.parameters())
+
+
+__all__ = [
+    "AdvancedFrameInterpolationNet",
+    "FrameInterpolationNet",
+    "InterpolationOutput",
+    "available",
+    "backward_warp",
+    "build_net",
+    "count_parameters",
+    "register",
+]

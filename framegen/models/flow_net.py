@@ -1,0 +1,160 @@
+"""FrameInterpolationNet: a light, real-time, optical-flow based interpolation net.
+
+Coarse-to-fine: each :class:`FlowBlock` looks at the two frames (and at both frames warped with
+the current estimate) at a coarser scale and updates the intermediate flows F_t->0, F_t->1 and
+the fusion mask; the frames are then backward-warped and blended, and a small U-Net adds a
+residual correction. Every block is conditioned on t by a constant input channel.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+
+from framegen.models.layers import (
+    InterpolationOutput,
+    check_pair,
+    conv,
+    crop_to,
+    fuse,
+    pad_to_multiple,
+    resize,
+    resize_flow,
+    time_map,
+)
+
+# img0, img1, warped0, warped1 (4 x 3), t (1), mask logit (1), flows (4)
+_STATE_CHANNELS = 18
+
+
+class FlowBlock(nn.Module):
+    """One coarse-to-fine step.
+
+    Input (B, 18, H, W) state at full resolution, processed at 1/scale and internally at 1/(4 scale).
+    Output (B, 4, H, W) flow update in pixels and (B, 1, H, W) mask-logit update.
+    """
+
+    def __init__(self, *, width: int, num_layers: int, dropout: float = 0.0) -> None:
+        super().__init__()
+        self.stem = nn.Sequential(
+            conv(_STATE_CHANNELS, width // 2, stride=2),
+            conv(width // 2, width, stride=2),
+        )
+        layers: list[nn.Module] = []
+        for i in range(num_layers):
+            layers.append(conv(width, width))
+            if dropout > 0 and i < num_layers - 1:
+                layers.append(nn.Dropout2d(dropout))
+        self.body = nn.Sequential(*layers)
+        # 4x upsampling back to the block's input scale: transposed conv (2x) + pixel shuffle (2x).
+        self.head = nn.Sequential(nn.ConvTranspose2d(width, 5 * 4, 4, stride=2, padding=1), nn.PixelShuffle(2))
+
+    def forward(self, state: Tensor, *, scale: float) -> tuple[Tensor, Tensor]:
+        h, w = state.shape[-2:]
+        small = (round(h / scale), round(w / scale))
+        x = resize(state[:, :-4], small)
+        flows = resize_flow(state[:, -4:], small)
+        x = self.stem(torch.cat((x, flows), dim=1))
+        x = self.body(x) + x
+        out = self.head(x)
+        return resize_flow(out[:, :4], (h, w)), resize(out[:, 4:5], (h, w))
+
+
+class RefineNet(nn.Module):
+    """A small U-Net that predicts a residual (B, 3, H, W) from the (B, 18, H, W) fused state.
+
+    It works at 1/2, 1/4 and 1/8 resolution and upsamples its output, so its cost is a fraction of a
+    full-resolution net's (H and W must be multiples of 8).
+    """
+
+    def __init__(self, *, width: int) -> None:
+        super().__init__()
+        c1, c2, c3 = width, 2 * width, 3 * width
+        self.enc1 = conv(_STATE_CHANNELS, c1, stride=2)
+        self.enc2 = conv(c1, c2, stride=2)
+        self.enc3 = nn.Sequential(conv(c2, c3, stride=2), conv(c3, c3))
+        self.up3 = nn.Sequential(nn.ConvTranspose2d(c3, c2, 4, stride=2, padding=1), nn.PReLU(c2))
+        self.up2 = nn.Sequential(nn.ConvTranspose2d(2 * c2, c1, 4, stride=2, padding=1), nn.PReLU(c1))
+        self.out = nn.ConvTranspose2d(2 * c1, 3, 4, stride=2, padding=1)
+
+    def forward(self, state: Tensor) -> Tensor:
+        e1 = self.enc1(state)
+        e2 = self.enc2(e1)
+        d = self.up3(self.enc3(e2))
+        d = self.up2(torch.cat((d, e2), dim=1))
+        return torch.tanh(self.out(torch.cat((d, e1), dim=1)))
+
+
+class FrameInterpolationNet(nn.Module):
+    """Light flow-based interpolation: ``net(img0, img1, t) -> InterpolationOutput``.
+
+    Args:
+        hidden_dim: width of the finest flow block; coarser blocks are wider (see ``widths``).
+        num_layers: 3x3 conv layers in each flow block's body.
+        dropout: Dropout2d probability inside the flow blocks (0 = off).
+        scales: downsampling factor of each coarse-to-fine block, coarsest first.
+        refine_width: base width of the residual refinement U-Net (0 disables it).
+
+    Shapes: img0, img1 (B, 3, H, W) in [0, 1], any H and W; t a float or (B,) in [0, 1].
+    """
+
+    def __init__(
+        self,
+        *,
+        hidden_dim: int = 64,
+        num_layers: int = 6,
+        dropout: float = 0.0,
+        scales: Sequence[int] = (4, 2, 1),
+        refine_width: int = 32,
+    ) -> None:
+        super().__init__()
+        if hidden_dim < 8 or hidden_dim % 4:
+            raise ValueError(f"hidden_dim must be a multiple of 4 and >= 8, got {hidden_dim}")
+        self.scales = tuple(int(s) for s in scales)
+        n = len(self.scales)
+        # Coarser blocks see more context and get more channels: hidden_dim * (1 + i/2) from fine to coarse.
+        self.widths = tuple(int(hidden_dim * (1 + 0.5 * (n - 1 - i))) // 4 * 4 for i in range(n))
+        self.blocks = nn.ModuleList(
+            FlowBlock(width=w, num_layers=num_layers, dropout=dropout) for w in self.widths
+        )
+        self.refine = RefineNet(width=refine_width) if refine_width > 0 else None
+
+    def pad_multiple(self, scale: float = 1.0) -> int:
+        """The multiple H and W are padded to for a given flow ``scale``."""
+        ratios = [s / scale for s in self.scales]
+        if any(abs(math.log2(r) - round(math.log2(r))) > 1e-6 for r in ratios):
+            raise ValueError(f"scale must make every block scale {self.scales} a power of two, got {scale}")
+        return max(8, int(round(4 * max(ratios))))
+
+    def forward(self, img0: Tensor, img1: Tensor, t: Tensor | float = 0.5, *, scale: float = 1.0) -> InterpolationOutput:
+        """Interpolate the frame at time t.
+
+        ``scale`` < 1 estimates flow at a lower resolution (for 4K, as RIFE's ``--scale``).
+        Returns frame (B, 3, H, W), flows (B, 4, H, W), mask (B, 1, H, W).
+        """
+        check_pair(img0, img1)
+        b = img0.shape[0]
+        tmap = time_map(t, b, like=img0)
+        multiple = self.pad_multiple(scale)
+        x0, size = pad_to_multiple(img0, multiple)
+        x1, _ = pad_to_multiple(img1, multiple)
+        h, w = x0.shape[-2:]
+        tt = tmap.expand(b, 1, h, w)
+        flows = x0.new_zeros(b, 4, h, w)
+        mask_logit = x0.new_zeros(b, 1, h, w)
+        warped0, warped1 = x0, x1
+        for block, s in zip(self.blocks, self.scales):
+            state = torch.cat((x0, x1, warped0, warped1, tt, mask_logit, flows), dim=1)
+            d_flow, d_mask = block(state, scale=s / scale)
+            flows = flows + d_flow
+            mask_logit = mask_logit + d_mask
+            merged, warped0, warped1, mask = fuse(x0, x1, flows, mask_logit)
+        frame = merged
+        if self.refine is not None:
+            state = torch.cat((x0, x1, warped0, warped1, tt, mask, flows), dim=1)
+            frame = frame + self.refine(state)
+        frame = frame.clamp(0.0, 1.0)
+        return InterpolationOutput(crop_to(frame, size), crop_to(flows, size), crop_to(mask, size))

@@ -1,0 +1,145 @@
+"""Building blocks shared by the interpolation nets: the output structure, input checks,
+padding, backward warping and small convolution blocks.
+
+Nothing here keeps state between calls: sampling grids are built per call from the input's
+shape, device and dtype.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+class InterpolationOutput(NamedTuple):
+    """What every framegen net returns.
+
+    frame: (B, 3, H, W) the interpolated frame at time t, in [0, 1].
+    flows: (B, 4, H, W) intermediate flows in pixels, channels 0-1 = F_t->0, 2-3 = F_t->1 (x, y).
+    mask:  (B, 1, H, W) fusion weight of the frame warped from img0, in [0, 1].
+    """
+
+    frame: Tensor
+    flows: Tensor
+    mask: Tensor
+
+
+def check_pair(img0: Tensor, img1: Tensor) -> None:
+    """Raise a ValueError unless img0 and img1 are both (B, 3, H, W) with equal shapes."""
+    for name, img in (("img0", img0), ("img1", img1)):
+        if not isinstance(img, Tensor):
+            raise TypeError(f"{name} must be a torch.Tensor, got {type(img).__name__}")
+        if img.ndim != 4 or img.shape[1] != 3:
+            raise ValueError(f"{name} must have shape (B, 3, H, W), got {tuple(img.shape)}")
+    if img0.shape != img1.shape:
+        raise ValueError(
+            f"img0 and img1 must have the same shape, got {tuple(img0.shape)} and {tuple(img1.shape)}"
+        )
+
+
+def time_map(t: Tensor | float, batch: int, *, like: Tensor) -> Tensor:
+    """Turn t (a float, (B,), (B, 1) or (B, 1, 1, 1)) into a (B, 1, 1, 1) tensor like ``like``."""
+    t = torch.as_tensor(t, dtype=like.dtype, device=like.device)
+    if t.numel() == 1:
+        return t.reshape(1, 1, 1, 1).expand(batch, 1, 1, 1)
+    if t.numel() != batch:
+        raise ValueError(f"t must be a scalar or hold one value per sample ({batch}), got shape {tuple(t.shape)}")
+    return t.reshape(batch, 1, 1, 1)
+
+
+def pad_to_multiple(x: Tensor, multiple: int) -> tuple[Tensor, tuple[int, int]]:
+    """Replicate-pad (B, C, H, W) on the bottom/right so H and W are multiples of ``multiple``.
+
+    Returns the padded tensor and the original (H, W) for :func:`crop_to`.
+    """
+    h, w = x.shape[-2:]
+    ph, pw = (-h) % multiple, (-w) % multiple
+    if ph or pw:
+        x = F.pad(x, (0, pw, 0, ph), mode="replicate")
+    return x, (h, w)
+
+
+def crop_to(x: Tensor, size: tuple[int, int]) -> Tensor:
+    """Crop (B, C, H', W') back to the (H, W) given by :func:`pad_to_multiple`."""
+    return x[..., : size[0], : size[1]]
+
+
+def backward_warp(img: Tensor, flow: Tensor) -> Tensor:
+    """Sample ``img`` at ``p + flow(p)`` for every pixel p (backward warping).
+
+    img:  (B, C, H, W)
+    flow: (B, 2, H, W) in pixels, channel 0 = x, channel 1 = y.
+    Returns (B, C, H, W). A zero flow gives ``img`` back and an integer flow shifts it exactly
+    (bilinear sampling at pixel centres, ``align_corners=True``); outside samples repeat the border.
+    """
+    if flow.ndim != 4 or flow.shape[1] != 2 or flow.shape[-2:] != img.shape[-2:] or flow.shape[0] != img.shape[0]:
+        raise ValueError(
+            f"flow must have shape {(img.shape[0], 2, *img.shape[-2:])} to warp img {tuple(img.shape)}, "
+            f"got {tuple(flow.shape)}"
+        )
+    b, _, h, w = img.shape
+    ys = torch.arange(h, device=img.device, dtype=flow.dtype)
+    xs = torch.arange(w, device=img.device, dtype=flow.dtype)
+    gy, gx = torch.meshgrid(ys, xs, indexing="ij")
+    x = gx.unsqueeze(0) + flow[:, 0]
+    y = gy.unsqueeze(0) + flow[:, 1]
+    x = 2.0 * x / max(w - 1, 1) - 1.0
+    y = 2.0 * y / max(h - 1, 1) - 1.0
+    grid = torch.stack((x, y), dim=-1)
+    return F.grid_sample(img, grid.to(img.dtype), mode="bilinear", padding_mode="border", align_corners=True)
+
+
+def resize(x: Tensor, size: tuple[int, int]) -> Tensor:
+    """Bilinear resize of (B, C, H, W) to ``size`` (no-op when already that size)."""
+    if tuple(x.shape[-2:]) == tuple(size):
+        return x
+    return F.interpolate(x, size=size, mode="bilinear", align_corners=False)
+
+
+def resize_flow(flow: Tensor, size: tuple[int, int]) -> Tensor:
+    """Resize a (B, 2k, H, W) pixel flow field to ``size`` and rescale its vectors to match."""
+    h, w = flow.shape[-2:]
+    if (h, w) == tuple(size):
+        return flow
+    out = F.interpolate(flow, size=size, mode="bilinear", align_corners=False)
+    sx, sy = size[1] / w, size[0] / h
+    scale = torch.tensor([sx, sy], device=flow.device, dtype=flow.dtype).repeat(flow.shape[1] // 2)
+    return out * scale.view(1, -1, 1, 1)
+
+
+def conv(in_ch: int, out_ch: int, *, kernel_size: int = 3, stride: int = 1, dilation: int = 1) -> nn.Sequential:
+    """Conv2d + PReLU with 'same' padding (for stride 1)."""
+    padding = dilation * (kernel_size // 2)
+    return nn.Sequential(
+        nn.Conv2d(in_ch, out_ch, kernel_size, stride=stride, padding=padding, dilation=dilation),
+        nn.PReLU(out_ch),
+    )
+
+
+class ResBlock(nn.Module):
+    """Two 3x3 convs with a residual connection: (B, C, H, W) -> (B, C, H, W)."""
+
+    def __init__(self, channels: int, *, dropout: float = 0.0) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(channels, channels, 3, padding=1)
+        self.act1 = nn.PReLU(channels)
+        self.drop = nn.Dropout2d(dropout) if dropout > 0 else nn.Identity()
+        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1)
+        self.act2 = nn.PReLU(channels)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.act2(x + self.conv2(self.drop(self.act1(self.conv1(x)))))
+
+
+def fuse(img0: Tensor, img1: Tensor, flows: Tensor, mask_logit: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Warp both frames with the intermediate flows and blend them.
+
+    Returns (merged, warped0, warped1, mask) with mask = sigmoid(mask_logit), merged = mask * w0 + (1 - mask) * w1.
+    """
+    warped0 = backward_warp(img0, flows[:, 0:2])
+    warped1 = backward_warp(img1, flows[:, 2:4])
+    mask = torch.sigmoid(mask_logit)
+    return mask * warped0 + (1.0 - mask) * warped1, warped0, warped1, mask

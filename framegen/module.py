@@ -1,0 +1,156 @@
+"""The LightningModule: one training loop for every registered net."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger, WandbLogger
+
+from framegen.losses import FramegenLoss
+from framegen.metrics import build_metrics, quantize
+from framegen.models import InterpolationOutput, build_net
+from framegen.perceptual import LPIPS
+from framegen.viz import interpolation_sheet, to_uint8
+
+
+def warmup_cosine(step: int, *, warmup_steps: int, total_steps: int, min_lr_ratio: float) -> float:
+    """LR multiplier: linear warmup from ~0 to 1, then cosine decay to ``min_lr_ratio`` at ``total_steps``."""
+    if warmup_steps > 0 and step < warmup_steps:
+        return (step + 1) / warmup_steps
+    span = max(1, total_steps - warmup_steps)
+    progress = min(1.0, (step - warmup_steps) / span)
+    return min_lr_ratio + (1 - min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+class InterpolationModule(L.LightningModule):
+    """Trains ``net(img0, img1, t)`` against the ground-truth frame.
+
+    Args (plain values only, so ``load_from_checkpoint(path)`` needs no Hydra):
+        net: {"name": registry name, **architecture kwargs}.
+        loss: keyword arguments of :class:`framegen.losses.FramegenLoss`.
+        optimizer: {"lr", "weight_decay", "betas"} for AdamW.
+        scheduler: {"warmup_steps", "min_lr_ratio"}; total steps come from the trainer.
+        compile: wrap the net in ``torch.compile`` for training.
+        metrics_lpips: backbone of the LPIPS validation metric (None to skip it).
+        image_log_every_n_steps: log a training image sheet every N steps (0 = never); validation logs one per epoch.
+    """
+
+    def __init__(
+        self,
+        *,
+        net: dict[str, Any],
+        loss: dict[str, Any] | None = None,
+        optimizer: dict[str, Any] | None = None,
+        scheduler: dict[str, Any] | None = None,
+        compile: bool = False,
+        metrics_lpips: str | None = "alex",
+        image_log_every_n_steps: int = 500,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        kwargs = dict(net)
+        self.net = build_net(kwargs.pop("name"), **kwargs)
+        self.loss_fn = FramegenLoss(**(loss or {}))
+        metrics = build_metrics(lpips_net=metrics_lpips)
+        self.val_metrics = metrics.clone(prefix="val/")
+        self.test_metrics = metrics.clone(prefix="test/")
+        self.optimizer_cfg = {"lr": 3e-4, "weight_decay": 1e-4, "betas": (0.9, 0.999), **(optimizer or {})}
+        self.scheduler_cfg = {"warmup_steps": 500, "min_lr_ratio": 0.01, **(scheduler or {})}
+        self.image_log_every_n_steps = image_log_every_n_steps
+        self._run_net = self.net
+
+    def setup(self, stage: str) -> None:
+        if self.hparams.compile and self._run_net is self.net:
+            # Kept out of the module tree, so checkpoints hold the plain net's keys.
+            self.__dict__["_run_net"] = torch.compile(self.net)
+
+    def forward(self, img0: torch.Tensor, img1: torch.Tensor, t: torch.Tensor | float) -> InterpolationOutput:
+        return self._run_net(img0, img1, t)
+
+    # ----------------------------------------------------------------- steps
+    def _shared_step(self, batch: dict[str, torch.Tensor]) -> tuple[InterpolationOutput, torch.Tensor, dict]:
+        out = self(batch["img0"], batch["img1"], batch["t"])
+        loss, terms = self.loss_fn(out.frame, batch["gt"])
+        return out, loss, terms
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        out, loss, terms = self._shared_step(batch)
+        bs = batch["img0"].shape[0]
+        self.log("train/loss", loss, prog_bar=True, batch_size=bs)
+        self.log_dict({f"train/{k}": v for k, v in terms.items()}, batch_size=bs)
+        n = self.image_log_every_n_steps
+        if n and self.global_step % n == 0:
+            self._log_images("train/images", batch, out)
+        return loss
+
+    def _eval_step(self, batch: dict[str, torch.Tensor], batch_idx: int, stage: str) -> None:
+        out, loss, _ = self._shared_step(batch)
+        metrics = self.val_metrics if stage == "val" else self.test_metrics
+        metrics.update(quantize(out.frame), batch["gt"])
+        bs = batch["img0"].shape[0]
+        self.log(f"{stage}/loss", loss, batch_size=bs, sync_dist=True)
+        self.log_dict(metrics, on_step=False, on_epoch=True, prog_bar=stage == "val", batch_size=bs)
+        if batch_idx == 0 and not self.trainer.sanity_checking:
+            self._log_images(f"{stage}/images", batch, out)
+
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        self._eval_step(batch, batch_idx, "val")
+
+    def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        self._eval_step(batch, batch_idx, "test")
+
+    def predict_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        return self(batch["img0"], batch["img1"], batch["t"]).frame
+
+    # ----------------------------------------------------------------- optim
+    def configure_optimizers(self):
+        cfg = self.optimizer_cfg
+        opt = torch.optim.AdamW(self.net.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"],
+                                betas=tuple(cfg["betas"]))
+        total = int(self.trainer.estimated_stepping_batches)
+        sch = self.scheduler_cfg
+        lam = lambda step: warmup_cosine(step, warmup_steps=int(sch["warmup_steps"]), total_steps=total,  # noqa: E731
+                                         min_lr_ratio=float(sch["min_lr_ratio"]))
+        scheduler = torch.optim.lr_scheduler.LambdaLR(opt, lam)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": scheduler, "interval": "step", "name": "lr"}}
+
+    # ------------------------------------------------------------ checkpoints
+    def _frozen_prefixes(self) -> list[str]:
+        return [f"{name}." for name, m in self.named_modules() if isinstance(m, LPIPS)]
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        """Leave the frozen LPIPS backbones (loss and metric) out of checkpoints; they are rebuilt on load."""
+        prefixes = tuple(self._frozen_prefixes())
+        state = checkpoint["state_dict"]
+        for key in [k for k in state if k.startswith(prefixes)]:
+            del state[key]
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        prefixes = tuple(self._frozen_prefixes())
+        state = checkpoint["state_dict"]
+        for key, value in self.state_dict().items():
+            if key.startswith(prefixes):
+                state.setdefault(key, value)
+
+    # ---------------------------------------------------------------- images
+    def _log_images(self, tag: str, batch: dict[str, torch.Tensor], out: InterpolationOutput) -> None:
+        if not self.loggers or not self.trainer.is_global_zero:
+            return
+        sheet = interpolation_sheet(batch["img0"], batch["img1"], out.frame, batch["gt"], out.flows)
+        step = self.global_step
+        for logger in self.loggers:
+            if isinstance(logger, TensorBoardLogger):
+                logger.experiment.add_image(tag, sheet, step)
+            elif isinstance(logger, WandbLogger):
+                logger.log_image(key=tag, images=[to_uint8(sheet)], step=step)
+            elif isinstance(logger, CSVLogger):
+                import cv2
+
+                folder = Path(logger.log_dir) / "images"
+                folder.mkdir(parents=True, exist_ok=True)
+                name = f"{tag.replace('/', '_')}_step{step:07d}.png"
+                cv2.imwrite(str(folder / name), cv2.cvtColor(to_uint8(sheet), cv2.COLOR_RGB2BGR))

@@ -1,0 +1,89 @@
+"""Visual tools: flow to colour, error maps and image grids (one implementation for the logger,
+the video tool's test/demo modes, evaluation galleries and the notebooks)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import Tensor
+
+
+def _colour_wheel() -> np.ndarray:
+    """The Middlebury colour wheel (55 hues) as (55, 3) floats in [0, 1]."""
+    ry, yg, gc, cb, bm, mr = 15, 6, 4, 11, 13, 6
+    wheel = []
+    wheel += [(1, i / ry, 0) for i in range(ry)]
+    wheel += [(1 - i / yg, 1, 0) for i in range(yg)]
+    wheel += [(0, 1, i / gc) for i in range(gc)]
+    wheel += [(0, 1 - i / cb, 1) for i in range(cb)]
+    wheel += [(i / bm, 0, 1) for i in range(bm)]
+    wheel += [(1, 0, 1 - i / mr) for i in range(mr)]
+    return np.asarray(wheel, dtype=np.float32)
+
+
+def flow_to_color(flow: Tensor, *, max_norm: float | None = None) -> Tensor:
+    """(B, 2, H, W) or (2, H, W) flow -> RGB in [0, 1] of the same leading shape with 3 channels.
+
+    Hue is the direction, saturation the magnitude relative to ``max_norm`` (default: the largest
+    magnitude in each image); zero motion is white.
+    """
+    squeeze = flow.ndim == 3
+    if squeeze:
+        flow = flow.unsqueeze(0)
+    if flow.ndim != 4 or flow.shape[1] != 2:
+        raise ValueError(f"flow must be (B, 2, H, W) or (2, H, W), got {tuple(flow.shape)}")
+    wheel = torch.from_numpy(_colour_wheel()).to(flow.device)
+    n = wheel.shape[0]
+    u, v = flow[:, 0].float(), flow[:, 1].float()
+    mag = torch.sqrt(u * u + v * v)
+    norm = mag.flatten(1).amax(1).clamp(min=1e-6).view(-1, 1, 1) if max_norm is None else torch.tensor(max_norm)
+    rad = (mag / norm).clamp(max=1.0)
+    angle = torch.atan2(-v, -u) / math.pi  # (-1, 1]
+    fk = (angle + 1) / 2 * (n - 1)
+    k0 = fk.floor().long().clamp(0, n - 1)
+    k1 = (k0 + 1) % n
+    f = (fk - k0).unsqueeze(-1)
+    col = (1 - f) * wheel[k0] + f * wheel[k1]  # (B, H, W, 3)
+    col = 1 - rad.unsqueeze(-1) * (1 - col)
+    out = col.permute(0, 3, 1, 2)
+    return out[0] if squeeze else out
+
+
+def error_map(pred: Tensor, target: Tensor, *, max_error: float = 0.25) -> Tensor:
+    """Absolute error (mean over channels) as a heat map (B, 3, H, W) in [0, 1]: black = 0, yellow = max."""
+    err = (pred.float() - target.float()).abs().mean(1, keepdim=True) / max_error
+    err = err.clamp(0, 1)
+    return torch.cat((err.clamp(0, 1) * 2, (err * 2 - 1).clamp(0, 1), torch.zeros_like(err)), dim=1).clamp(0, 1)
+
+
+def image_grid(rows: list[list[Tensor]], *, pad: int = 2) -> Tensor:
+    """Tile a list of rows of (3, H, W) images (same H, W) into one (3, H', W') image with padding."""
+    if not rows or not rows[0]:
+        raise ValueError("image_grid needs at least one image")
+    h, w = rows[0][0].shape[-2:]
+    ncol = max(len(r) for r in rows)
+    grid = torch.ones(3, len(rows) * (h + pad) + pad, ncol * (w + pad) + pad)
+    for i, row in enumerate(rows):
+        for j, img in enumerate(row):
+            if img.shape[-2:] != (h, w):
+                raise ValueError(f"all images must be {h}x{w}, got {tuple(img.shape[-2:])}")
+            y, x = pad + i * (h + pad), pad + j * (w + pad)
+            grid[:, y : y + h, x : x + w] = img.detach().float().cpu().clamp(0, 1)
+    return grid
+
+
+def interpolation_sheet(img0: Tensor, img1: Tensor, pred: Tensor, target: Tensor, flows: Tensor, *, max_rows: int = 4) -> Tensor:
+    """One row per sample: input 0, input 1, prediction, ground truth, error map, flow t->0, flow t->1."""
+    rows = []
+    err = error_map(pred, target)
+    f0, f1 = flow_to_color(flows[:, :2]), flow_to_color(flows[:, 2:4])
+    for i in range(min(max_rows, img0.shape[0])):
+        rows.append([img0[i], img1[i], pred[i], target[i], err[i], f0[i], f1[i]])
+    return image_grid(rows)
+
+
+def to_uint8(img: Tensor) -> np.ndarray:
+    """(3, H, W) in [0, 1] -> (H, W, 3) uint8."""
+    return (img.detach().float().cpu().clamp(0, 1) * 255).round().byte().permute(1, 2, 0).numpy()
