@@ -74,5 +74,7 @@ def optimized_metric(cfg: DictConfig, metrics: dict[str, float]) -> float | None
     if not name:
         return None
     if name not in metrics:
-        raise KeyError(f"optimized_metric {name!r} was not logged; logged: {sorted(metrics)}")
+        log.warning("optimized_metric %r was not logged (did the run stop before validating?); logged: %s",
+                    name, sorted(metrics))
+        return None
     return metrics[name]

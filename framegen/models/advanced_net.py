@@ -111,6 +111,9 @@ class DecoderLevel(nn.Module):
         self.inp = conv(in_ch, width)
         self.body = nn.Sequential(*[ResBlock(width, dropout=dropout) for _ in range(blocks)])
         self.out = nn.Conv2d(width, 5 + extra, 3, padding=1)
+        # Start from zero updates: flows are rescaled up to 8x on the way to full resolution.
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         feat = self.body(self.inp(x))

@@ -1,0 +1,46 @@
+"""Every option of every config group composes and instantiates."""
+
+import pytest
+from hydra.utils import instantiate
+from omegaconf import OmegaConf
+
+from conftest import CONF, compose_train
+from framegen.train import _instantiate_group
+
+GROUPS = ["model", "data", "loss", "trainer", "logger", "callbacks", "paths", "debug", "experiment", "hparams_search"]
+OPTIONS = [(g, p.stem) for g in GROUPS for p in sorted((CONF / g).glob("*.yaml"))]
+# GPU presets are instantiated with the accelerator switched to the CPU this machine has
+CPU_OVERRIDES = ["trainer.accelerator=cpu", "trainer.devices=1"]
+
+
+def test_every_group_has_options():
+    assert {g for g, _ in OPTIONS} == set(GROUPS)
+
+
+@pytest.mark.parametrize("group,option", OPTIONS, ids=[f"{g}={o}" for g, o in OPTIONS])
+def test_option_composes_and_instantiates(group, option, tmp_path):
+    overrides = [f"{group}={option}"]
+    if group in ("trainer", "experiment") or option in ("rtx5070",):
+        overrides += CPU_OVERRIDES
+    if group == "trainer" and option == "ddp":
+        overrides += ["trainer.strategy=ddp"]
+    cfg = compose_train(overrides, tmp_path)
+    OmegaConf.resolve(cfg)
+    datamodule = instantiate(cfg.data)
+    module = instantiate(cfg.model, loss=OmegaConf.to_container(cfg.loss))
+    callbacks = _instantiate_group(cfg.get("callbacks"))
+    loggers = _instantiate_group(cfg.get("logger"))
+    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    assert datamodule.batch_size >= 1
+    assert module.net is not None and trainer is not None
+    if option == "rtx5070":
+        assert cfg.trainer.precision == "bf16-mixed" and cfg.model.compile is True
+    if group == "hparams_search":
+        assert cfg.optimized_metric == "val/psnr"
+
+
+def test_rtx5070_preset_fits_the_card():
+    cfg = compose_train(["model=advanced", "trainer=rtx5070"], CONF.parent / "logs")
+    assert cfg.trainer.accelerator == "gpu" and cfg.trainer.precision == "bf16-mixed"
+    assert cfg.data.batch_size * cfg.trainer.accumulate_grad_batches == 32
+    assert cfg.float32_matmul_precision == "high"

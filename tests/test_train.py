@@ -1,0 +1,82 @@
+"""train(cfg) end to end on the download-free data: fast_dev_run, resume, multirun, Optuna, DDP."""
+
+import csv
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from conftest import ROOT, compose_train
+from framegen.checkpoints import load_net
+from framegen.train import train
+
+SMALL = ["data.source.size=32", "data.source.train_samples=8", "data.source.val_samples=2", "data.batch_size=2",
+         "data.val_batch_size=2", "model.net.hidden_dim=16", "model.net.num_layers=1", "callbacks.progress_bar=null"]
+
+
+@pytest.mark.parametrize("model", ["flow", "advanced"])
+def test_fast_dev_run(model, tmp_path):
+    cfg = compose_train(["debug=fdr", f"model={model}", "trainer=cpu"], tmp_path)
+    metrics = train(cfg)
+    assert "train/loss" in metrics and "val/psnr" in metrics
+
+
+def _steps_logged(metrics_csv):
+    with open(metrics_csv) as f:
+        return sorted({int(r["step"]) for r in csv.DictReader(f) if r.get("train/loss")})
+
+
+def test_resume_from_last_checkpoint(tmp_path):
+    common = ["trainer=cpu", "logger=csv", "trainer.log_every_n_steps=1", "callbacks.last_checkpoint.every_n_train_steps=2",
+              "data.source.train_samples=16", *SMALL]
+    run1 = tmp_path / "run1"
+    train(compose_train([*common, "trainer.max_steps=4"], run1))
+    last = run1 / "checkpoints" / "last.ckpt"
+    assert torch.load(last, weights_only=False)["global_step"] == 4
+    run2 = tmp_path / "run2"
+    train(compose_train([*common, "trainer.max_steps=8", f"ckpt_path={last}"], run2))
+    # the second run starts at step 4, where the first one stopped
+    assert _steps_logged(run2 / "csv" / "metrics.csv") == [4, 5, 6, 7]
+    assert torch.load(run2 / "checkpoints" / "last.ckpt", weights_only=False)["global_step"] == 8
+
+
+def test_fit_exports_best_model_and_tests(tmp_path):
+    cfg = compose_train(["trainer=cpu", "logger=csv", "trainer.max_epochs=2", "test=true", *SMALL], tmp_path)
+    metrics = train(cfg)
+    assert "test/psnr" in metrics
+    net, info = load_net(tmp_path / "checkpoints" / "best_model.pth")
+    assert info["arch"]["name"] == "flow" and "val/psnr" in info["metrics"]
+    ckpts = list((tmp_path / "checkpoints").glob("best-*.ckpt"))
+    assert len(ckpts) == 1  # only the best is kept
+    images = list((tmp_path / "csv" / "images").glob("val_images_*.png"))
+    assert images
+
+
+def _run(args, tmp_path, timeout=300):
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "FRAMEGEN_ROOT": str(tmp_path)}
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "train.py"), *args], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc.stdout + proc.stderr
+
+
+@pytest.mark.slow
+def test_grid_multirun(tmp_path):
+    out = _run(["-m", "debug=fdr", "model=flow,advanced", "trainer=cpu", *SMALL], tmp_path)
+    assert "#0 : debug=fdr model=flow" in out and "#1 : debug=fdr model=advanced" in out
+
+
+@pytest.mark.slow
+def test_optuna_sweep_two_trials(tmp_path):
+    out = _run(["-m", "hparams_search=optuna", "hydra.sweeper.n_trials=2", "hydra.sweeper.sampler.n_startup_trials=2",
+                "debug=limit", "trainer.max_epochs=1", *SMALL], tmp_path)
+    assert "Best value" in out and "Best parameters" in out
+
+
+@pytest.mark.slow
+def test_ddp_two_cpu_processes(tmp_path):
+    out = _run(["trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2", "debug=limit", "trainer.max_epochs=1",
+                *SMALL], tmp_path)
+    assert "MEMBER: 2/2" in out and "distributed_backend=gloo" in out
