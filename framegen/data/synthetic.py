@@ -118,7 +118,7 @@ class SyntheticMotion(Dataset):
 
     Each item is a dict: ``img0``, ``img1``, ``gt`` float tensors (3, H, W) in [0, 1] and ``t`` a float
     tensor (). ``t`` is uniform in (0, 1), or j/k for a random j in 1..k-1 when ``k`` is given, or
-    0.5 when ``middle_only``. With ``deterministic`` every index renders the same sample each time
+    0.5 when ``middle_only`` (and with probability ``middle_prob`` otherwise). With ``deterministic`` every index renders the same sample each time
     (validation/test); otherwise the draw comes from torch's RNG (seeded per worker by Lightning).
     """
 
@@ -131,6 +131,7 @@ class SyntheticMotion(Dataset):
         motion: MotionConfig = MotionConfig(),
         k: int | None = None,
         middle_only: bool = False,
+        middle_prob: float = 0.0,
         deterministic: bool = False,
         seed: int = 0,
     ) -> None:
@@ -140,7 +141,7 @@ class SyntheticMotion(Dataset):
         self.length = length
         self.size = (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
         self.motion = motion
-        self.k, self.middle_only = k, middle_only
+        self.k, self.middle_only, self.middle_prob = k, middle_only, middle_prob
         self.deterministic, self.seed = deterministic, seed
 
     def __len__(self) -> int:
@@ -152,7 +153,7 @@ class SyntheticMotion(Dataset):
         return np.random.default_rng(int(torch.randint(0, 2**62, ()).item()))
 
     def _t(self, rng: np.random.Generator) -> float:
-        if self.middle_only:
+        if self.middle_only or (self.middle_prob and rng.random() < self.middle_prob):
             return 0.5
         if self.k:
             return int(rng.integers(1, self.k)) / self.k
@@ -258,13 +259,14 @@ class SyntheticSource:
         test_samples: int = 64,
         size: int | Sequence[int] = 128,
         k: int | None = None,
+        middle_prob: float = 0.0,
         image_dirs: Sequence[str] = (),
         photos: Sequence[str] = SKIMAGE_PHOTOS,
         motion: dict | None = None,
         seed: int = 0,
     ) -> None:
         self.lengths = {"train": train_samples, "val": val_samples, "test": test_samples}
-        self.size, self.k, self.seed = size, k, seed
+        self.size, self.k, self.middle_prob, self.seed = size, k, middle_prob, seed
         self.image_dirs, self.photo_names = list(image_dirs), list(photos)
         self.motion = MotionConfig(**{k_: tuple(v) if isinstance(v, list) else v for k_, v in (motion or {}).items()})
         self._photos: list[np.ndarray] | None = None
@@ -285,6 +287,7 @@ class SyntheticSource:
             motion=self.motion,
             k=self.k,
             middle_only=not train,
+            middle_prob=self.middle_prob,
             deterministic=not train,
             seed=self.seed + (1 if split == "val" else 2) * 1_000_003,
         )

@@ -152,14 +152,16 @@ class AdvancedFrameInterpolationNet(nn.Module):
             WindowCrossAttention(dim=c3, heads=heads, window=window, shift=bool(i % 2))
             for i in range(attention_layers)
         )
-        d3, d2, d1 = 2 * c3, c3, c2
+        # Decoder widths: wide where pixels are few, thin at full resolution (where most FLOPs go).
+        d3, d2, d1 = 2 * c3, c2, c1
         # Coarsest level works at 1/8 internally (stride-2 in, 2x up out) for a wider motion range.
         self.down3 = conv(2 * c3 + 1, d3, stride=2)
-        self.level3 = DecoderLevel(in_ch=d3, width=d3, blocks=num_layers + 1, dropout=dropout)
+        self.level3 = DecoderLevel(in_ch=d3, width=d3, blocks=num_layers + 2, dropout=dropout)
+        self.squeeze3 = nn.Conv2d(d3, d2, 1)  # thin the coarse features before upsampling them 4x
         # Finer levels: warped skip features of both frames, upsampled decoder features, flows, mask, t.
-        self.level2 = DecoderLevel(in_ch=2 * c2 + d3 + 4 + 1 + 1, width=d2, blocks=num_layers, dropout=dropout)
+        self.level2 = DecoderLevel(in_ch=2 * c2 + d2 + 4 + 1 + 1, width=d2, blocks=num_layers, dropout=dropout)
         self.level1 = DecoderLevel(
-            in_ch=2 * c1 + 2 * 3 + d2 + 4 + 1 + 1, width=d1, blocks=num_layers, extra=3, dropout=dropout
+            in_ch=2 * c1 + 2 * 3 + d2 + 4 + 1 + 1, width=d1, blocks=1, extra=3, dropout=dropout
         )
 
     def pad_multiple(self) -> int:
@@ -181,7 +183,7 @@ class AdvancedFrameInterpolationNet(nn.Module):
         h4, w4 = a3.shape[-2:]
         d_flow, d_mask, _, feat = self.level3(self.down3(torch.cat((a3, b3, tmap.expand(b, 1, h4, w4)), dim=1)))
         flows, mask_logit = resize_flow(d_flow, (h4, w4)), resize(d_mask, (h4, w4))
-        feat = resize(feat, (h4, w4))
+        feat = self.squeeze3(feat)
 
         # 1/2 scale
         h2, w2 = a2.shape[-2:]

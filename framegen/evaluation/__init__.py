@@ -1,0 +1,1 @@
+"""Measuring nets: speed (this module's ``speed``), and quality on benchmarks."""

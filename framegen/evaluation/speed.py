@@ -1,0 +1,66 @@
+"""Speed of a net: parameters, FLOPs and milliseconds per interpolated frame (median after warm-up)."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+from framegen.models import count_parameters
+
+
+@dataclass
+class SpeedResult:
+    name: str
+    height: int
+    width: int
+    params: int
+    gflops: float
+    ms_median: float
+    ms_min: float
+    repeats: int
+    peak_mem_mb: float | None
+
+
+def count_flops(net: nn.Module, height: int, width: int, *, device: str = "cpu") -> float:
+    """FLOPs of one forward pass (batch 1) at height x width, as counted by torch.utils.flop_counter."""
+    x = torch.rand(1, 3, height, width, device=device)
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        net(x, x, 0.5)
+    return float(counter.get_total_flops())
+
+
+def time_net(net: nn.Module, name: str, height: int, width: int, *, repeats: int = 5, warmup: int = 2,
+             device: str = "cpu", dtype: torch.dtype = torch.float32) -> SpeedResult:
+    """Median wall time of ``net(img0, img1, 0.5)`` at batch 1, excluding ``warmup`` runs."""
+    net = net.to(device).eval()
+    g = torch.Generator().manual_seed(0)
+    x0 = torch.rand(1, 3, height, width, generator=g).to(device)
+    x1 = torch.rand(1, 3, height, width, generator=g).to(device)
+    cuda = device.startswith("cuda")
+    times = []
+    autocast = torch.autocast(device_type="cuda", dtype=dtype) if cuda and dtype != torch.float32 else None
+    with torch.inference_mode():
+        if cuda:
+            torch.cuda.reset_peak_memory_stats()
+        for i in range(warmup + repeats):
+            if cuda:
+                torch.cuda.synchronize()
+            start = time.perf_counter()
+            if autocast is not None:
+                with autocast:
+                    net(x0, x1, 0.5)
+            else:
+                net(x0, x1, 0.5)
+            if cuda:
+                torch.cuda.synchronize()
+            if i >= warmup:
+                times.append((time.perf_counter() - start) * 1000)
+    peak = torch.cuda.max_memory_allocated() / 2**20 if cuda else None
+    flops = count_flops(net, height, width, device=device)
+    return SpeedResult(name, height, width, count_parameters(net), flops / 1e9, statistics.median(times), min(times),
+                       repeats, peak)
