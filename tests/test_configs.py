@@ -8,7 +8,7 @@ from conftest import CONF, compose_train
 from framegen.train import _instantiate_group
 
 GROUPS = ["model", "data", "loss", "trainer", "logger", "callbacks", "paths", "debug", "experiment", "hparams_search"]
-OPTIONS = [(g, p.stem) for g in GROUPS for p in sorted((CONF / g).glob("*.yaml"))]
+OPTIONS = [(g, p.stem) for g in GROUPS for p in sorted((CONF / g).glob("*.yaml")) if not p.stem.startswith("_")]
 # GPU presets are instantiated with the accelerator switched to the CPU this machine has
 CPU_OVERRIDES = ["trainer.accelerator=cpu", "trainer.devices=1"]
 
@@ -37,6 +37,14 @@ def test_option_composes_and_instantiates(group, option, tmp_path):
         assert cfg.trainer.precision == "bf16-mixed" and cfg.model.compile is True
     if group == "hparams_search":
         assert cfg.optimized_metric == "val/psnr"
+
+
+def test_wandb_runs_offline_without_an_api_key(tmp_path, monkeypatch):
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.netrc
+    cfg = compose_train(["logger=wandb"], tmp_path)
+    (logger,) = _instantiate_group(cfg.logger)
+    assert logger._offline is True
 
 
 def test_rtx5070_preset_fits_the_card():

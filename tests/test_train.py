@@ -10,6 +10,7 @@ import torch
 
 from conftest import ROOT, compose_train
 from framegen.checkpoints import load_net
+from framegen.module import InterpolationModule
 from framegen.train import train
 
 SMALL = ["data.source.size=32", "data.source.train_samples=8", "data.source.val_samples=2", "data.batch_size=2",
@@ -40,6 +41,21 @@ def test_resume_from_last_checkpoint(tmp_path):
     # the second run starts at step 4, where the first one stopped
     assert _steps_logged(run2 / "csv" / "metrics.csv") == [4, 5, 6, 7]
     assert torch.load(run2 / "checkpoints" / "last.ckpt", weights_only=False)["global_step"] == 8
+    # plain hyperparameters: the module loads with no Hydra config around
+    module = InterpolationModule.load_from_checkpoint(run2 / "checkpoints" / "last.ckpt")
+    assert module.hparams["net"]["name"] == "flow" and module.hparams["net"]["hidden_dim"] == 16
+
+
+def test_tensorboard_receives_image_sheets_and_lr(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    cfg = compose_train(["trainer=cpu", "logger=tensorboard", "trainer.max_epochs=1", "trainer.log_every_n_steps=1",
+                         "model.image_log_every_n_steps=2", *SMALL], tmp_path)
+    train(cfg)
+    (events,) = list((tmp_path / "tensorboard").rglob("events.out.tfevents.*"))
+    acc = EventAccumulator(str(events.parent)).Reload()
+    assert {"train/images", "val/images"} <= set(acc.Tags()["images"])
+    assert {"lr", "train/loss", "val/psnr"} <= set(acc.Tags()["scalars"])
 
 
 def test_fit_exports_best_model_and_tests(tmp_path):

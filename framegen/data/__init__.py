@@ -1,6 +1,23 @@
-"""Data sources (synthetic motion, ...) and the LightningDataModule that batches them."""
+"""Data sources (synthetic motion, UCF-101, Hugging Face mirrors, video folders) and the LightningDataModule."""
 
+from framegen.data.cache import CacheError, FrameCache
 from framegen.data.datamodule import InterpolationDataModule, Source
+from framegen.data.entries import VideoEntry
+from framegen.data.sources import HFUCF101Source, UCF101Source, VideoFolderSource, VideoSource
 from framegen.data.synthetic import MotionConfig, SyntheticMotion, SyntheticSource, load_photos
 
-__all__ = ["InterpolationDataModule", "MotionConfig", "Source", "SyntheticMotion", "SyntheticSource", "load_photos"]
+__all__ = [
+    "CacheError",
+    "FrameCache",
+    "HFUCF101Source",
+    "InterpolationDataModule",
+    "MotionConfig",
+    "Source",
+    "SyntheticMotion",
+    "SyntheticSource",
+    "UCF101Source",
+    "VideoEntry",
+    "VideoFolderSource",
+    "VideoSource",
+    "load_photos",
+]

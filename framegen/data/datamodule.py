@@ -21,13 +21,17 @@ class Source(Protocol):
 class InterpolationDataModule(L.LightningDataModule):
     """Wraps a :class:`Source` with DataLoader settings from the config.
 
-    Under DDP Lightning adds a DistributedSampler to each loader, so every process sees its own shard.
+    ``root`` and ``cache_dir`` name where the data lives and where its frame cache goes (the configs'
+    ``data.root`` / ``data.cache_dir``, which the source interpolates). Under DDP ``prepare_data`` runs once per
+    node and Lightning adds a DistributedSampler to each loader, so every process sees its own shard.
     """
 
     def __init__(
         self,
         source: Source,
         *,
+        root: str | None = None,
+        cache_dir: str | None = None,
         batch_size: int = 8,
         val_batch_size: int | None = None,
         num_workers: int = 0,
@@ -39,6 +43,7 @@ class InterpolationDataModule(L.LightningDataModule):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.source = source
+        self.root, self.cache_dir = root, cache_dir
         self.batch_size = batch_size
         self.val_batch_size = val_batch_size or batch_size
         self.loader_kwargs = {

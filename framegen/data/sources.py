@@ -1,0 +1,424 @@
+"""Video data sources: the official UCF-101 tree, its Hugging Face mirrors, and any folder of videos.
+
+All share one pipeline (:class:`VideoSource`): list the videos, drop unreadable/empty/too-short ones cheaply,
+split them (group-aware and class-stratified, or as the source fixes), then build the frame cache (or, on the
+fly, the same index without stored frames), and serve :class:`~framegen.data.windows.WindowDataset` splits.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import zipfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from framegen.data.cache import CacheError, FrameCache
+from framegen.data.entries import VideoEntry
+from framegen.data.quality import QualityConfig
+from framegen.data.splits import SPLITS, group_split, light_selection
+from framegen.data.transforms import AugmentConfig
+from framegen.data.ucf101 import list_ucf101, parse_name, read_official_lists
+from framegen.data.video import VIDEO_SUFFIXES, FrameReader, VideoReadError, is_frame_folder, probe
+from framegen.data.windows import WindowDataset, make_clips
+
+log = logging.getLogger(__name__)
+
+
+def _pair(v) -> tuple[int, int] | None:
+    if v is None:
+        return None
+    if isinstance(v, int):
+        return (v, v)
+    return (int(v[0]), int(v[1]))
+
+
+class VideoSource:
+    """The shared pipeline. Subclasses implement :meth:`entries` (and :meth:`open_reader` when frames do not come
+    from files) and :meth:`identity` (what makes two sources the same data, for the cache config).
+
+    Args:
+        cache_dir: where the frame cache (or the on-the-fly index) and metadata.json go.
+        mode: 'cache' (decode once, store frames) or 'on_the_fly' (decode sample windows from the videos).
+        frame_size: (height, width) or an int; null keeps the native size.
+        keep_aspect: scale to cover frame_size and centre-crop, instead of stretching.
+        temporal_stride: keep every n-th frame (a larger motion per step).
+        k: interpolation factor; a sample is k + 1 consecutive (kept) frames.
+        split: {ratios: [train, val, test], seed}.
+        light_loading / light_videos: use only that many videos, spread over classes.
+        quality: thresholds of :class:`~framegen.data.quality.QualityConfig`.
+        augment: :class:`~framegen.data.transforms.AugmentConfig` for training.
+        windows_per_video / eval_windows_per_video: samples per video per epoch.
+        eval_targets: 'middle' (t = 1/2 for even k) or 'all' (every j) at validation and test.
+    """
+
+    def __init__(
+        self,
+        *,
+        cache_dir: str,
+        mode: str = "cache",
+        frame_size: int | Sequence[int] | None = 256,
+        keep_aspect: bool = False,
+        temporal_stride: int = 1,
+        k: int = 4,
+        image_format: str = "jpg",
+        jpeg_quality: int = 95,
+        split: dict | None = None,
+        light_loading: bool = False,
+        light_videos: int = 100,
+        quality: dict | None = None,
+        augment: dict | None = None,
+        windows_per_video: int = 4,
+        eval_windows_per_video: int = 2,
+        eval_targets: str = "middle",
+        progress: bool = True,
+    ) -> None:
+        if mode not in ("cache", "on_the_fly"):
+            raise ValueError(f"mode must be 'cache' or 'on_the_fly', got {mode!r}")
+        if temporal_stride < 1:
+            raise ValueError(f"temporal_stride must be >= 1, got {temporal_stride}")
+        self.cache_dir = Path(cache_dir)
+        self.mode = mode
+        self.frame_size = _pair(frame_size)
+        self.keep_aspect, self.stride, self.k = keep_aspect, int(temporal_stride), int(k)
+        self.image_format, self.jpeg_quality = image_format, int(jpeg_quality)
+        split = {"ratios": [0.7, 0.15, 0.15], "seed": 0, **(split or {})}
+        self.ratios, self.split_seed = [float(r) for r in split["ratios"]], int(split["seed"])
+        self.light_loading, self.light_videos = light_loading, int(light_videos)
+        self.quality = QualityConfig(**(quality or {}))
+        aug = dict(augment or {})
+        for key in ("crop_size", "brightness_range", "contrast_range"):
+            if aug.get(key) is not None:
+                aug[key] = tuple(aug[key]) if not isinstance(aug[key], int) else (aug[key], aug[key])
+        self.augment = AugmentConfig(**aug)
+        self.windows_per_video, self.eval_windows_per_video = windows_per_video, eval_windows_per_video
+        self.eval_targets, self.progress = eval_targets, progress
+        self.metadata: dict | None = None
+
+    # ------------------------------------------------------------ subclasses
+    def identity(self) -> dict:
+        raise NotImplementedError
+
+    def entries(self) -> list[VideoEntry]:
+        raise NotImplementedError
+
+    def open_reader(self, source: str):
+        """A reader with ``len()`` and ``read(indices)`` for one video (``VideoEntry.path``)."""
+        return FrameReader(source)
+
+    def probe(self, entry: VideoEntry) -> int:
+        return probe(entry.path)[0]
+
+    def fixed_splits(self, entries: list[VideoEntry]) -> dict[str, str] | None:
+        """{video_id: split} when the source decides the split (folders, official lists)."""
+        if all(e.split for e in entries):
+            return {e.video_id: e.split for e in entries}
+        return None
+
+    # -------------------------------------------------------------- pipeline
+    def cache_config(self) -> dict:
+        return {
+            "source": self.identity(),
+            "mode": self.mode,
+            "frame_size": list(self.frame_size) if self.frame_size else None,
+            "keep_aspect": self.keep_aspect,
+            "temporal_stride": self.stride,
+            "image_format": self.image_format,
+            "jpeg_quality": self.jpeg_quality,
+            "split": {"ratios": self.ratios, "seed": self.split_seed},
+            "light_loading": self.light_videos if self.light_loading else False,
+            "quality": self.quality.as_dict(),
+        }
+
+    def cache(self) -> FrameCache:
+        return FrameCache(self.cache_dir, self.cache_config(), store_frames=self.mode == "cache",
+                          image_format=self.image_format, jpeg_quality=self.jpeg_quality)
+
+    def _decode(self, entry: VideoEntry) -> list[np.ndarray]:
+        reader = self.open_reader(entry.path)
+        idx = list(range(0, len(reader), self.stride))
+        out = []
+        for s in range(0, len(idx), 64):
+            out.extend(reader.read(idx[s:s + 64]))
+        return out
+
+    def prepare(self) -> dict:
+        """Build (or find) the cache; returns its metadata. Runs in one process (LightningDataModule.prepare_data)."""
+        cache = self.cache()
+        meta = cache.load()
+        if meta is not None:
+            log.info("frame cache hit: %s (config %s); nothing to decode", cache.root, cache.hash)
+            self.metadata = meta
+            return meta
+        entries = self.entries()
+        if self.light_loading:
+            entries = light_selection(entries, self.light_videos, seed=self.split_seed)
+            log.info("light_loading: %d videos over %d classes", len(entries), len({e.label for e in entries}))
+        prefiltered, usable = {}, []
+        for e in entries:
+            try:
+                n = self.probe(e)
+            except VideoReadError as err:
+                prefiltered[e.video_id] = f"unreadable: {err}"
+                continue
+            if n // self.stride < self.quality.min_frames_per_video:
+                prefiltered[e.video_id] = f"too few frames ({n // self.stride} < {self.quality.min_frames_per_video})"
+                continue
+            usable.append(e)
+        fixed = self.fixed_splits(usable)
+        if fixed is None:
+            splits = group_split(usable, self.ratios, seed=self.split_seed)
+            assignment = {vid: s for s, ids in splits.items() for vid in ids}
+        else:
+            assignment = fixed
+        meta = cache.build(usable, assignment, self._decode, frame_size=self.frame_size, keep_aspect=self.keep_aspect,
+                           quality=self.quality, prefiltered=prefiltered, progress=self.progress)
+        log.info("split ratios achieved (videos): %s", meta["ratios"])
+        self.metadata = meta
+        return meta
+
+    def dataset(self, split: str) -> WindowDataset:
+        if split not in SPLITS:
+            raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+        if self.metadata is None:
+            self.metadata = self.cache().load()
+            if self.metadata is None:
+                raise CacheError(f"no frame cache in {self.cache_dir}: call prepare() (LightningDataModule.prepare_data) first")
+        meta = self.metadata
+        cache = self.cache()
+        frame_dir = (lambda vid, v: str(cache.frame_dir(v["split"], v["label"], vid))) if meta["store_frames"] else None
+        clips = make_clips(meta["videos"], meta["splits"].get(split, []), k=self.k, frame_dir=frame_dir)
+        train = split == "train"
+        return WindowDataset(
+            clips, k=self.k, train=train,
+            windows_per_video=self.windows_per_video if train else self.eval_windows_per_video,
+            eval_targets=self.eval_targets, augment_cfg=self.augment if train else None,
+            image_format=meta.get("image_format", "jpg"), open_reader=self.open_reader,
+            frame_size=self.frame_size, keep_aspect=self.keep_aspect, stride=self.stride, seed=self.split_seed,
+        )
+
+
+class UCF101Source(VideoSource):
+    """``data=ucf101``: the official distribution, ``<root>/<Class>/v_<Class>_gXX_cYY.avi``.
+
+    ``official_splits``: a folder with ``trainlist0N.txt`` / ``testlist0N.txt``; then test = the official test list
+    and val is carved out of the official train list, group-aware, with the val share of ``split.ratios``.
+    """
+
+    def __init__(self, *, root: str, official_splits: str | None = None, official_index: int = 1, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.root, self.official_splits, self.official_index = Path(root), official_splits, int(official_index)
+
+    def identity(self) -> dict:
+        return {"kind": "ucf101", "root": str(self.root.resolve()), "official_splits": self.official_splits,
+                "official_index": self.official_index}
+
+    def entries(self) -> list[VideoEntry]:
+        return list_ucf101(self.root)
+
+    def fixed_splits(self, entries: list[VideoEntry]) -> dict[str, str] | None:
+        if not self.official_splits:
+            return None
+        lists = read_official_lists(self.official_splits, self.official_index)
+        train = [e for e in entries if e.video_id in lists["train"]]
+        tr, va, _ = self.ratios
+        inner = group_split(train, (tr, va, 0.0), seed=self.split_seed)
+        out = {vid: s for s, ids in inner.items() for vid in ids}
+        out.update({e.video_id: "test" for e in entries if e.video_id in lists["test"]})
+        return out
+
+
+class VideoFolderSource(VideoSource):
+    """``data=video_folder``: your own videos (any container decord reads) or folders of numbered images.
+
+    With ``root/train``, ``root/val``, ``root/test`` the folders decide the split; otherwise the videos are split
+    automatically. A video's class is its parent folder's name (so class subfolders stratify the split); its group
+    is the match of ``group_pattern`` in the file name (clips of one scene stay together), else the video itself.
+    """
+
+    def __init__(self, *, root: str, group_pattern: str | None = None, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.root = Path(root)
+        self.group_pattern = group_pattern
+
+    def identity(self) -> dict:
+        return {"kind": "video_folder", "root": str(self.root.resolve()), "group_pattern": self.group_pattern}
+
+    def _scan(self, folder: Path, split: str | None) -> list[VideoEntry]:
+        entries = []
+        for path in sorted(folder.rglob("*")):
+            is_video = path.is_file() and path.suffix.lower() in VIDEO_SUFFIXES
+            if not (is_video or is_frame_folder(path)):
+                continue
+            rel = path.relative_to(folder)
+            label = rel.parts[0] if len(rel.parts) > 1 else "default"
+            vid = str(rel.with_suffix("")).replace(os.sep, "__") if is_video else str(rel).replace(os.sep, "__")
+            m = re.search(self.group_pattern, path.stem) if self.group_pattern else None
+            parsed = parse_name(path.stem)
+            group = f"{label}:{m.group(0)}" if m else (parsed[1] if parsed else f"{label}:{vid}")
+            entries.append(VideoEntry(video_id=vid, label=label, group=group, path=str(path), split=split))
+        return entries
+
+    def entries(self) -> list[VideoEntry]:
+        if not self.root.is_dir():
+            raise FileNotFoundError(f"video folder not found: {self.root} (set data.source.root)")
+        split_dirs = [self.root / s for s in SPLITS if (self.root / s).is_dir()]
+        if split_dirs:
+            entries = [e for d in split_dirs for e in self._scan(d, d.name)]
+        else:
+            entries = self._scan(self.root, None)
+        # frame folders nested inside another frame folder's parent are fine; drop images inside video ids
+        if not entries:
+            raise FileNotFoundError(f"no videos or frame folders under {self.root}")
+        return entries
+
+
+class HFUCF101Source(VideoSource):
+    """``data=ucf101_hf``: UCF-101 mirrors on the Hugging Face hub, read offline from a local copy.
+
+    kind='parquet': rows of ``image``, ``video_id``, ``clip_id``, ``frame``, ``label`` (e.g. flwrlabs/ucf101);
+    kind='archive': a zip of the ``<Class>/*.avi`` tree, extracted once into ``<cache_dir>/raw``.
+    ``local_path`` (a folder of parquet files, a parquet file or a zip) is used as is; otherwise the snapshot of
+    ``repo_id`` at ``revision`` is looked up in ``hf_cache_dir`` (with ``offline`` no network is attempted).
+    """
+
+    def __init__(self, *, kind: str = "parquet", repo_id: str = "flwrlabs/ucf101", revision: str = "main",
+                 hf_cache_dir: str | None = None, local_path: str | None = None, offline: bool = True,
+                 archive_name: str | None = None, **kwargs) -> None:
+        super().__init__(**kwargs)
+        if kind not in ("parquet", "archive"):
+            raise ValueError(f"kind must be 'parquet' or 'archive', got {kind!r}")
+        self.kind, self.repo_id, self.revision = kind, repo_id, revision
+        self.hf_cache_dir, self.local_path, self.offline = hf_cache_dir, local_path, offline
+        self.archive_name = archive_name
+        self._table = None
+        self._rows: dict[str, list[int]] | None = None
+
+    def identity(self) -> dict:
+        return {"kind": f"hf_{self.kind}", "repo_id": self.repo_id, "revision": self.revision,
+                "local_path": str(Path(self.local_path).resolve()) if self.local_path else None}
+
+    def _snapshot(self) -> Path:
+        if self.local_path:
+            path = Path(self.local_path)
+            if not path.exists():
+                raise FileNotFoundError(f"local copy not found: {path}")
+            return path
+        if self.offline:
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        from huggingface_hub import snapshot_download
+
+        try:
+            return Path(snapshot_download(self.repo_id, repo_type="dataset", revision=self.revision,
+                                          cache_dir=self.hf_cache_dir))
+        except Exception as err:  # noqa: BLE001 - offline misses raise several hub error types
+            raise FileNotFoundError(
+                f"{self.repo_id}@{self.revision} is not in the local Hugging Face cache {self.hf_cache_dir} "
+                f"({type(err).__name__}); download it once where there is network "
+                f"(huggingface-cli download {self.repo_id} --repo-type dataset), or set data.source.local_path"
+            ) from None
+
+    # ---- parquet
+    def _load_table(self):
+        if self._table is None:
+            import datasets
+
+            path = self._snapshot()
+            files = [str(path)] if path.is_file() else sorted(str(p) for p in path.rglob("*.parquet"))
+            if not files:
+                raise FileNotFoundError(f"no parquet files in {path}")
+            ds = datasets.load_dataset("parquet", data_files={"frames": files}, split="frames",
+                                       cache_dir=str(self.cache_dir / "hf_datasets"))
+            names = ds.features["label"].names if hasattr(ds.features["label"], "names") else None
+            self._label_names = names
+            rows: dict[str, list[tuple[int, int]]] = {}
+            for i, (vid, frame) in enumerate(zip(ds["video_id"], ds["frame"])):
+                rows.setdefault(vid, []).append((int(frame), i))
+            self._rows = {vid: [i for _, i in sorted(r)] for vid, r in rows.items()}
+            self._table = ds
+        return self._table
+
+    def entries(self) -> list[VideoEntry]:
+        if self.kind == "archive":
+            return list_ucf101(self._extract())
+        ds = self._load_table()
+        first = {vid: r[0] for vid, r in self._rows.items()}
+        labels = ds.select_columns(["label"])
+        entries = []
+        for vid in sorted(first):
+            lab = labels[first[vid]]["label"]
+            label = self._label_names[lab] if self._label_names and isinstance(lab, int) else str(lab)
+            parsed = parse_name(vid)
+            group = parsed[1] if parsed else f"{label}:{vid}"
+            entries.append(VideoEntry(video_id=vid, label=label, group=group, path=vid))
+        return entries
+
+    def probe(self, entry: VideoEntry) -> int:
+        if self.kind == "archive":
+            return super().probe(entry)
+        self._load_table()
+        return len(self._rows[entry.path])
+
+    def open_reader(self, source: str):
+        if self.kind == "archive":
+            return FrameReader(source)
+        self._load_table()
+        return _ParquetVideo(self._table, self._rows[source], source)
+
+    # ---- archive
+    def _extract(self) -> Path:
+        raw = self.cache_dir / "raw"
+        done = raw / ".complete"
+        if not done.is_file():
+            path = self._snapshot()
+            archive = path if path.is_file() else self._find_archive(path)
+            tmp = self.cache_dir / ".raw-tmp"
+            shutil.rmtree(tmp, ignore_errors=True)
+            tmp.mkdir(parents=True)
+            log.info("extracting %s into %s", archive, raw)
+            try:
+                with zipfile.ZipFile(archive) as zf:
+                    zf.extractall(tmp)
+            except zipfile.BadZipFile as err:
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise VideoReadError(f"not a zip archive: {archive} ({err})") from None
+            shutil.rmtree(raw, ignore_errors=True)
+            os.replace(tmp, raw)
+            done.write_text(str(archive))
+        # the folder that holds the class folders
+        for d in [raw, *sorted(p for p in raw.rglob("*") if p.is_dir())]:
+            if any(c.is_dir() and any(f.suffix.lower() in VIDEO_SUFFIXES for f in c.iterdir()) for c in d.iterdir()):
+                return d
+        raise FileNotFoundError(f"no <Class>/*.avi tree inside the archive extracted to {raw}")
+
+    def _find_archive(self, folder: Path) -> Path:
+        zips = sorted(folder.rglob(self.archive_name or "*.zip"))
+        if not zips:
+            raise FileNotFoundError(f"no zip archive in {folder}")
+        return zips[0]
+
+
+class _ParquetVideo:
+    """Frames of one video stored as image rows of a Hugging Face dataset."""
+
+    def __init__(self, table, rows: list[int], name: str) -> None:
+        self.table, self.rows, self.name = table, rows, name
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def read(self, indices: Sequence[int]) -> list[np.ndarray]:
+        out = []
+        for i in indices:
+            if not 0 <= i < len(self.rows):
+                raise IndexError(f"frame {i} out of range for {self.name} ({len(self.rows)} frames)")
+            img = self.table[self.rows[i]]["image"]
+            try:
+                out.append(np.asarray(img.convert("RGB")))
+            except Exception as err:  # noqa: BLE001
+                raise VideoReadError(f"cannot decode frame {i} of {self.name}: {err}") from None
+        return out

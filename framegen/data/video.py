@@ -1,0 +1,121 @@
+"""Reading frames: video files through decord, folders of numbered images through OpenCV.
+
+Frames are (H, W, 3) uint8 RGB arrays. Errors are :class:`VideoReadError` with a one-line message.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+VIDEO_SUFFIXES = {".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv"}
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
+
+
+class VideoReadError(RuntimeError):
+    """A video (or frame folder) cannot be read: missing, empty, truncated or not a video."""
+
+
+def is_frame_folder(path: Path, *, min_images: int = 2) -> bool:
+    return path.is_dir() and sum(1 for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES) >= min_images
+
+
+def frame_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def _open_decord(path: Path):
+    import decord
+
+    if not path.exists():
+        raise VideoReadError(f"not found: {path}")
+    if path.stat().st_size == 0:
+        raise VideoReadError(f"empty file: {path}")
+    try:
+        return decord.VideoReader(str(path), ctx=decord.cpu(0), num_threads=1)
+    except Exception as err:  # noqa: BLE001 - decord raises plain RuntimeErrors/DECORDErrors
+        raise VideoReadError(f"cannot open {path}: {str(err).splitlines()[0][:200]}") from None
+
+
+def probe(path: str | os.PathLike) -> tuple[int, float]:
+    """(number of frames, frames per second) of a video file or frame folder (fps 0 when unknown)."""
+    path = Path(path)
+    if path.is_dir():
+        return len(frame_files(path)), 0.0
+    vr = _open_decord(path)
+    return len(vr), float(vr.get_avg_fps())
+
+
+class FrameReader:
+    """Random access to the frames of one video file (decord) or one folder of numbered images.
+
+    Keep one per worker: opening a video builds its index once.
+    """
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+        if self.path.is_dir():
+            self._files = frame_files(self.path)
+            if not self._files:
+                raise VideoReadError(f"no images in frame folder {self.path}")
+            self._vr = None
+        else:
+            self._files = None
+            self._vr = _open_decord(self.path)
+
+    def __len__(self) -> int:
+        return len(self._files) if self._files is not None else len(self._vr)
+
+    def read(self, indices: Sequence[int]) -> list[np.ndarray]:
+        """The frames at ``indices`` as (H, W, 3) uint8 RGB arrays."""
+        n = len(self)
+        bad = [i for i in indices if not 0 <= i < n]
+        if bad:
+            raise IndexError(f"frame indices {bad} out of range for {self.path} ({n} frames)")
+        if self._files is not None:
+            out = []
+            for i in indices:
+                img = cv2.imread(str(self._files[i]), cv2.IMREAD_COLOR)
+                if img is None:
+                    raise VideoReadError(f"cannot read image {self._files[i]}")
+                out.append(cv2.cvtColor(img, cv2.COLOR_BGR2RGB))
+            return out
+        try:
+            batch = self._vr.get_batch(list(indices)).asnumpy()
+        except Exception as err:  # noqa: BLE001
+            raise VideoReadError(f"decoding failed in {self.path}: {str(err).splitlines()[0][:200]}") from None
+        return list(batch)
+
+    def read_all(self, *, stride: int = 1, chunk: int = 64) -> list[np.ndarray]:
+        """Every ``stride``-th frame, decoded in chunks (a truncated file raises VideoReadError)."""
+        idx = list(range(0, len(self), stride))
+        out: list[np.ndarray] = []
+        for start in range(0, len(idx), chunk):
+            out.extend(self.read(idx[start:start + chunk]))
+        return out
+
+
+def fit_frame(frame: np.ndarray, size: tuple[int, int] | None, *, keep_aspect: bool = False) -> np.ndarray:
+    """Resize an (H, W, 3) frame to ``size`` = (height, width).
+
+    ``keep_aspect``: scale so the frame covers ``size``, then centre-crop (no distortion).
+    """
+    if size is None:
+        return frame
+    th, tw = size
+    h, w = frame.shape[:2]
+    if (h, w) == (th, tw):
+        return frame
+    if keep_aspect:
+        s = max(th / h, tw / w)
+        nh, nw = max(th, round(h * s)), max(tw, round(w * s))
+        interp = cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR
+        frame = cv2.resize(frame, (nw, nh), interpolation=interp)
+        y, x = (nh - th) // 2, (nw - tw) // 2
+        return np.ascontiguousarray(frame[y:y + th, x:x + tw])
+    interp = cv2.INTER_AREA if th * tw < h * w else cv2.INTER_LINEAR
+    return cv2.resize(frame, (tw, th), interpolation=interp)

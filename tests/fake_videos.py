@@ -1,0 +1,60 @@
+"""Real encoded videos for tests: textured pans of a photo, written with PyAV."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import skimage.data
+
+
+def pan_frames(n: int, size: tuple[int, int] = (48, 64), *, speed: float = 2.0, seed: int = 0,
+               photo: str = "astronaut") -> list[np.ndarray]:
+    """``n`` frames (h, w, 3) of a photo panned by ``speed`` pixels per frame."""
+    img = getattr(skimage.data, photo)()
+    if img.ndim == 2:
+        img = np.repeat(img[..., None], 3, axis=2)
+    img = cv2.resize(img, (256, 256), interpolation=cv2.INTER_AREA)
+    h, w = size
+    rng = np.random.default_rng(seed)
+    y0, x0 = int(rng.integers(0, 256 - h - 1)), int(rng.integers(0, 100))
+    out = []
+    for i in range(n):
+        x = x0 + speed * i
+        m = np.float32([[1, 0, -x], [0, 1, -y0]])
+        out.append(cv2.warpAffine(img, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT))
+    return out
+
+
+def write_video(path: Path, frames: list[np.ndarray], *, fps: int = 25, codec: str = "mpeg4") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    h, w = frames[0].shape[:2]
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream(codec, rate=fps)
+        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+        for f in frames:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+def make_ucf_tree(root: Path, *, classes=("Archery", "Biking", "YoYo"), groups: int = 5, clips: int = 2,
+                  frames: int = 16) -> dict[str, Path]:
+    """A small UCF-101 tree of real .avi files, plus a truncated file, an empty file and a too-short clip."""
+    made = {}
+    for ci, label in enumerate(classes):
+        for g in range(1, groups + 1):
+            for c in range(1, clips + 1):
+                vid = f"v_{label}_g{g:02d}_c{c:02d}"
+                made[vid] = write_video(root / label / f"{vid}.avi",
+                                        pan_frames(frames, seed=ci * 100 + g * 10 + c, speed=1.5 + c))
+    good = made[f"v_{classes[0]}_g01_c01"].read_bytes()
+    bad = root / classes[0]
+    (bad / f"v_{classes[0]}_g09_c01.avi").write_bytes(good[: len(good) // 2])  # truncated
+    (bad / f"v_{classes[0]}_g09_c02.avi").write_bytes(b"")  # empty
+    write_video(bad / f"v_{classes[0]}_g09_c03.avi", pan_frames(5))  # too short
+    return made
