@@ -58,3 +58,22 @@ def make_ucf_tree(root: Path, *, classes=("Archery", "Biking", "YoYo"), groups: 
     (bad / f"v_{classes[0]}_g09_c02.avi").write_bytes(b"")  # empty
     write_video(bad / f"v_{classes[0]}_g09_c03.avi", pan_frames(5))  # too short
     return made
+
+
+if __name__ == "__main__":
+    # python tests/fake_videos.py <root> [classes] [groups] [clips] [frames] [HxW]: a UCF-101-like tree for benchmarks
+    import sys
+
+    args = sys.argv[1:]
+    root = Path(args[0])
+    n_classes, groups, clips, n_frames = (int(a) for a in (args[1:5] + ["10", "5", "4", "100"][len(args[1:5]):]))
+    h, w = (int(v) for v in (args[5] if len(args) > 5 else "240x320").split("x"))
+    photos = ["astronaut", "chelsea", "coffee", "rocket", "camera", "brick", "grass", "gravel"]
+    for ci in range(n_classes):
+        label = f"Class{ci:03d}"
+        for g in range(1, groups + 1):
+            for c in range(1, clips + 1):
+                frames = pan_frames(n_frames, (h, w), seed=ci * 1000 + g * 10 + c, speed=1 + c,
+                                    photo=photos[(ci + g) % len(photos)])
+                write_video(root / label / f"v_{label}_g{g:02d}_c{c:02d}.avi", frames)
+    print(f"wrote {n_classes * groups * clips} videos under {root}")
