@@ -42,12 +42,12 @@ def resolve_device(device: str) -> str:
 def markdown_table(summary: dict) -> str:
     lines = []
     for bench, methods in summary.items():
-        lines += [f"### {bench}", "", "| method | PSNR | SSIM | SSIM (matlab) | IE | LPIPS | n | s / frame |",
+        lines += [f"### {bench}", "", "| method | PSNR | SSIM | SSIM (matlab) | IE | LPIPS | n | ms / frame |",
                   "| --- | --- | --- | --- | --- | --- | --- | --- |"]
         for name, m in methods.items():
             lp = f"{m['lpips']:.4f}" if m["lpips"] is not None else "-"
             lines.append(f"| {name} | {m['psnr']:.2f} | {m['ssim']:.4f} | {m['ssim_matlab']:.4f} | {m['ie']:.2f} | {lp} "
-                         f"| {m['n']} | {m['sec_per_frame']:.3f} |")
+                         f"| {m['n']} | {1000 * m['sec_per_frame']:.1f} |")
         lines.append("")
     return "\n".join(lines)
 

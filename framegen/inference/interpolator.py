@@ -1,0 +1,186 @@
+"""Run a net on batches of frame pairs: device, precision, flow scale for large frames, tiling with overlap."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from contextlib import nullcontext
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from framegen.models.layers import fuse, resize, resize_flow
+
+log = logging.getLogger(__name__)
+PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def pick_device(device: str = "auto") -> torch.device:
+    if device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    return torch.device(device)
+
+
+def _tile_weight(h: int, w: int, overlap: int) -> Tensor:
+    """(1, 1, h, w) weights that ramp linearly over ``overlap`` pixels at every border."""
+    def ramp(n: int) -> Tensor:
+        r = torch.ones(n)
+        k = min(overlap, n // 2)
+        if k > 0:
+            r[:k] = torch.linspace(1.0 / (k + 1), 1.0, k)
+            r[-k:] = torch.linspace(1.0, 1.0 / (k + 1), k)
+        return r
+    return (ramp(h)[:, None] * ramp(w)[None, :])[None, None]
+
+
+class Interpolator:
+    """Interpolate frames with a framegen net.
+
+    Args:
+        net: a net with the one interface ``net(img0, img1, t)``.
+        device: 'auto' (cuda, then mps, then cpu), or a torch device string.
+        precision: 'fp32', 'bf16' (CPU and recent GPUs) or 'fp16' (CUDA only), as autocast.
+        scale: estimate motion at this fraction of the resolution (0.5 for 4K, as RIFE's --scale); nets with a
+            native ``scale`` argument use it, others run at the lower resolution and their flows and mask are
+            upsampled to warp the full-resolution frames.
+        tile: split frames larger than ``tile`` pixels into overlapping tiles (``tile_overlap``) blended linearly,
+            so any size fits a memory budget; None processes whole frames.
+        batch_size: pairs per forward pass.
+        compile: ``torch.compile`` the net.
+    """
+
+    def __init__(self, net: nn.Module, *, device: str = "auto", precision: str = "fp32", scale: float = 1.0,
+                 tile: int | None = None, tile_overlap: int = 64, batch_size: int = 4, compile: bool = False) -> None:
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {sorted(PRECISIONS)}, got {precision!r}")
+        self.device = pick_device(device)
+        if precision == "fp16" and self.device.type != "cuda":
+            raise ValueError(f"fp16 needs a CUDA device (this is {self.device.type}); use precision=bf16 or fp32")
+        if scale <= 0 or scale > 1:
+            raise ValueError(f"scale must be in (0, 1], got {scale}")
+        if tile is not None and tile <= 2 * tile_overlap:
+            raise ValueError(f"tile ({tile}) must be larger than twice tile_overlap ({tile_overlap})")
+        self.net = net.to(self.device).eval()
+        self.native_scale = "scale" in inspect.signature(net.forward).parameters
+        self.run_net = torch.compile(self.net) if compile else self.net
+        self.precision, self.scale = precision, scale
+        self.tile, self.tile_overlap, self.batch_size = tile, tile_overlap, max(1, int(batch_size))
+
+    @classmethod
+    def from_checkpoint(cls, ckpt: str | None = None, **kwargs) -> Interpolator:
+        """Load a checkpoint (``best_model.pth``, ``.ckpt``; None = the shipped default model)."""
+        from framegen.checkpoints import load_net, resolve_checkpoint
+
+        net, _ = load_net(resolve_checkpoint(ckpt))
+        return cls(net, **kwargs)
+
+    def _autocast(self):
+        if self.precision == "fp32":
+            return nullcontext()
+        return torch.autocast(device_type=self.device.type, dtype=PRECISIONS[self.precision])
+
+    def _forward(self, x0: Tensor, x1: Tensor, t: Tensor) -> Tensor:
+        if self.scale == 1.0:
+            return self.run_net(x0, x1, t).frame
+        if self.native_scale:
+            return self.run_net(x0, x1, t, scale=self.scale).frame
+        h, w = x0.shape[-2:]
+        small = (max(8, round(h * self.scale)), max(8, round(w * self.scale)))
+        out = self.run_net(resize(x0, small), resize(x1, small), t)
+        merged, _, _, _ = fuse(x0, x1, resize_flow(out.flows, (h, w)), torch.logit(resize(out.mask, (h, w)).clamp(1e-4, 1 - 1e-4)))
+        return merged
+
+    def _tiled(self, x0: Tensor, x1: Tensor, t: Tensor) -> Tensor:
+        b, c, h, w = x0.shape
+        size, ov = self.tile, self.tile_overlap
+        if h <= size and w <= size:
+            return self._forward(x0, x1, t)
+        step = size - ov
+        ys = list(range(0, max(h - size, 0) + 1, step))
+        xs = list(range(0, max(w - size, 0) + 1, step))
+        if ys[-1] + size < h:
+            ys.append(h - size)
+        if xs[-1] + size < w:
+            xs.append(w - size)
+        out = torch.zeros(b, c, h, w, device=x0.device)
+        norm = torch.zeros(1, 1, h, w, device=x0.device)
+        for y in ys:
+            for x in xs:
+                th, tw = min(size, h - y), min(size, w - x)
+                sl = (..., slice(y, y + th), slice(x, x + tw))
+                pred = self._forward(x0[sl], x1[sl], t).float()
+                wgt = _tile_weight(th, tw, ov).to(x0.device)
+                out[sl] += pred * wgt
+                norm[sl] += wgt
+        return out / norm
+
+    @torch.inference_mode()
+    def __call__(self, img0: Tensor, img1: Tensor, t: Tensor | float) -> Tensor:
+        """img0, img1 (B, 3, H, W) float in [0, 1] (any device); t float or (B,). Returns (B, 3, H, W) on the CPU."""
+        b = img0.shape[0]
+        t = torch.as_tensor(t, dtype=torch.float32).reshape(-1).expand(b) if torch.as_tensor(t).numel() == 1 else \
+            torch.as_tensor(t, dtype=torch.float32).reshape(b)
+        outs = []
+        for s in range(0, b, self.batch_size):
+            x0 = img0[s:s + self.batch_size].to(self.device, torch.float32)
+            x1 = img1[s:s + self.batch_size].to(self.device, torch.float32)
+            tt = t[s:s + self.batch_size].to(self.device)
+            with self._autocast():
+                y = self._tiled(x0, x1, tt) if self.tile else self._forward(x0, x1, tt)
+            outs.append(y.float().clamp(0, 1).cpu())
+        return torch.cat(outs)
+
+    # ------------------------------------------------------------- for people
+    def interpolate(self, img0, img1, t: float = 0.5):
+        """One frame at time t between two images: numpy (H, W, 3) uint8/uint16/float or torch (3, H, W)/(B, 3, H, W).
+
+        Returns the same kind (and dtype) as the inputs.
+        """
+        return self.between(img0, img1, times=[t])[0]
+
+    def between(self, img0, img1, n: int | None = None, *, times: list[float] | None = None) -> list:
+        """``n`` evenly spaced in-between frames (t = i / (n + 1)), or the frames at ``times``."""
+        if times is None:
+            if n is None or n < 1:
+                raise ValueError("give n >= 1 or times")
+            times = [i / (n + 1) for i in range(1, n + 1)]
+        x0, back = _to_batch(img0)
+        x1, _ = _to_batch(img1)
+        if x0.shape != x1.shape:
+            raise ValueError(f"the two images differ in shape: {tuple(x0.shape)} vs {tuple(x1.shape)}")
+        k = len(times)
+        out = self(x0.repeat(k, 1, 1, 1), x1.repeat(k, 1, 1, 1), torch.tensor(times).repeat_interleave(x0.shape[0]))
+        return [back(o) for o in out.split(x0.shape[0])]
+
+
+def _to_batch(img):
+    """numpy (H, W, 3[, 4]) or (H, W) / torch (3, H, W) or (B, 3, H, W) -> ((B, 3, H, W) float, inverse)."""
+    if isinstance(img, np.ndarray):
+        dtype = img.dtype
+        arr = img
+        if arr.ndim == 2:
+            arr = np.repeat(arr[..., None], 3, axis=2)
+        if arr.ndim != 3 or arr.shape[2] not in (3, 4):
+            raise ValueError(f"images must be (H, W), (H, W, 3) or (H, W, 4), got {img.shape}")
+        arr = arr[..., :3]
+        scale = 255.0 if dtype == np.uint8 else 65535.0 if dtype == np.uint16 else 1.0
+        x = torch.from_numpy(np.ascontiguousarray(arr).astype(np.float32) / scale).permute(2, 0, 1)[None]
+
+        def back(y: Tensor):
+            a = y[0].permute(1, 2, 0).numpy()
+            if dtype in (np.uint8, np.uint16):
+                return np.round(a * scale).astype(dtype)
+            return a.astype(dtype)
+        return x, back
+    if isinstance(img, Tensor):
+        squeeze = img.ndim == 3
+        x = img[None] if squeeze else img
+        if x.ndim != 4 or x.shape[1] != 3:
+            raise ValueError(f"tensors must be (3, H, W) or (B, 3, H, W), got {tuple(img.shape)}")
+        return x.float(), (lambda y: (y[0] if squeeze else y).to(img.dtype))
+    raise TypeError(f"images must be numpy arrays or torch tensors, got {type(img).__name__}")
