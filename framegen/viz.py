@@ -118,3 +118,39 @@ def interpolation_sheet(img0: Tensor, img1: Tensor, pred: Tensor, target: Tensor
 def to_uint8(img: Tensor) -> np.ndarray:
     """(3, H, W) in [0, 1] -> (H, W, 3) uint8."""
     return (img.detach().float().cpu().clamp(0, 1) * 255).round().byte().permute(1, 2, 0).numpy()
+
+
+def label(img: np.ndarray, text: str) -> np.ndarray:
+    """Write ``text`` in the top-left corner of an (H, W, 3) uint8 RGB image (a copy)."""
+    import cv2
+
+    out = np.ascontiguousarray(img.copy())
+    scale = max(0.4, img.shape[0] / 480)
+    thick = max(1, round(scale * 2))
+    cv2.putText(out, text, (8, int(24 * scale)), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), thick + 2, cv2.LINE_AA)
+    cv2.putText(out, text, (8, int(24 * scale)), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), thick, cv2.LINE_AA)
+    return out
+
+
+def side_by_side(images: list[np.ndarray], *, gap: int = 4) -> np.ndarray:
+    """(H, W, 3) uint8 images of one height next to each other with white gaps."""
+    h = images[0].shape[0]
+    parts = []
+    for i, img in enumerate(images):
+        if img.shape[0] != h:
+            raise ValueError(f"side_by_side needs equal heights, got {img.shape[0]} and {h}")
+        if i:
+            parts.append(np.full((h, gap, 3), 255, np.uint8))
+        parts.append(img)
+    return np.concatenate(parts, axis=1)
+
+
+def write_gif(frames: list[np.ndarray], path, *, fps: float, max_width: int = 640) -> None:
+    """An endlessly looping GIF of (H, W, 3) uint8 frames, downscaled to ``max_width``."""
+    from PIL import Image
+
+    imgs = [Image.fromarray(f) for f in frames]
+    if imgs[0].width > max_width:
+        size = (max_width, round(imgs[0].height * max_width / imgs[0].width))
+        imgs = [im.resize(size, Image.LANCZOS) for im in imgs]
+    imgs[0].save(str(path), save_all=True, append_images=imgs[1:], duration=round(1000 / fps), loop=0, optimize=False)

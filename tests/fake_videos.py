@@ -16,10 +16,11 @@ def pan_frames(n: int, size: tuple[int, int] = (48, 64), *, speed: float = 2.0, 
     img = getattr(skimage.data, photo)()
     if img.ndim == 2:
         img = np.repeat(img[..., None], 3, axis=2)
-    img = cv2.resize(img, (256, 256), interpolation=cv2.INTER_AREA)
     h, w = size
+    side = max(256, h + 16)
+    img = cv2.resize(img, (side, side), interpolation=cv2.INTER_AREA)
     rng = np.random.default_rng(seed)
-    y0, x0 = int(rng.integers(0, 256 - h - 1)), int(rng.integers(0, 100))
+    y0, x0 = int(rng.integers(0, side - h - 1)), int(rng.integers(0, 100))
     out = []
     for i in range(n):
         x = x0 + speed * i

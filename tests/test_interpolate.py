@@ -1,0 +1,299 @@
+"""The video tool end to end: timing, audio, cuts, sizes, odd inputs, errors, safety, folders, modes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from conftest import ROOT
+from fake_videos import pan_frames, write_video
+from framegen.checkpoints import export_net
+from framegen.inference.files import Job, interpolate_file, interpolate_folder
+from framegen.inference.interpolator import Interpolator
+from framegen.inference.modes import run_demo_mode, run_test_mode
+from framegen.inference.pipeline import SceneSettings, run_pipeline
+from framegen.inference.sample import make_sample_clip
+from framegen.inference.schedule import output_count, parse_rate
+from framegen.inference.video_io import VideoError
+from framegen.models import build_net
+
+ARCH = {"name": "flow", "hidden_dim": 16, "num_layers": 1}
+
+
+@pytest.fixture(scope="module")
+def ckpt(tmp_path_factory):
+    torch.manual_seed(0)
+    return export_net(tmp_path_factory.mktemp("ckpt") / "tiny.pth", build_net(**ARCH), ARCH)
+
+
+@pytest.fixture(scope="module")
+def interp(ckpt):
+    return Interpolator.from_checkpoint(str(ckpt), device="cpu", batch_size=4)
+
+
+def job(**kw):
+    return Job(progress=False, **kw)
+
+
+def read_back(path):
+    with av.open(str(path)) as c:
+        s = c.streams.video[0]
+        times = [Fraction(f.pts) * s.time_base for f in c.decode(s)]
+        return times, s.codec_context.width, s.codec_context.height, s.codec_context.pix_fmt, [x.type for x in c.streams]
+
+
+def write_rate_video(path, n, rate, size=(48, 64)):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("libx264", rate=rate)
+        s.width, s.height, s.pix_fmt = size[1], size[0], "yuv420p"
+        for f in pan_frames(n, size, speed=2):
+            for p in s.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
+                c.mux(p)
+        for p in s.encode():
+            c.mux(p)
+    return path
+
+
+@pytest.mark.parametrize("rate,factor,fps", [(25, 2, None), (25, 4, None), (25, None, 60),
+                                             (Fraction(24000, 1001), None, 60)])
+def test_exact_frame_counts_and_timestamps(tmp_path, interp, rate, factor, fps):
+    n = 20
+    src = write_rate_video(tmp_path / "in.mp4", n, rate)
+    out = tmp_path / "out.mp4"
+    s = interpolate_file(src, out, interp, job(factor=factor, fps=fps))
+    out_fps = Fraction(rate) * factor if factor else parse_rate(fps)
+    times, *_ = read_back(out)
+    assert len(times) == output_count(n, Fraction(rate), out_fps) == s["frames_out"]
+    assert times == [Fraction(m) / out_fps for m in range(len(times))]
+    if factor:
+        assert len(times) == n * factor
+
+
+def test_audio_is_kept_with_its_duration(tmp_path, interp):
+    src = make_sample_clip(tmp_path / "sample.mp4", seconds=1.0, size=(72, 128))
+    out = tmp_path / "out.mp4"
+    interpolate_file(src, out, interp, job(factor=2))
+    with av.open(str(src)) as a, av.open(str(out)) as b:
+        assert [s.type for s in b.streams] == ["video", "audio"]
+        da = float(a.streams.audio[0].duration * a.streams.audio[0].time_base)
+        db = float(b.streams.audio[0].duration * b.streams.audio[0].time_base)
+        assert db == pytest.approx(da, abs=1e-3)
+        vb = b.streams.video[0]
+        assert float(vb.frames / vb.average_rate) == pytest.approx(1.0, abs=1e-6)
+
+
+def _psnr(a, b):
+    mse = np.mean((a.astype(np.float64) - b) ** 2)
+    return 10 * np.log10(255**2 / max(mse, 1e-9))
+
+
+def test_hard_cut_gives_no_blended_frame(tmp_path, interp):
+    a = pan_frames(10, (64, 96), photo="astronaut", seed=1)
+    b = pan_frames(10, (64, 96), photo="coffee", seed=2)
+    src = write_video(tmp_path / "cut.mp4", a + b, codec="libx264")
+    out = tmp_path / "out.mp4"
+    s = interpolate_file(src, out, interp, job(factor=2))
+    assert s["cuts"] == 1
+    with av.open(str(out)) as c:
+        frames = [f.to_ndarray(format="rgb24") for f in c.decode(c.streams.video[0])]
+    mid = frames[19]  # t = 0.5 between frame 9 (astronaut) and frame 10 (coffee)
+    blend = (a[9].astype(np.float64) + b[0]) / 2
+    assert _psnr(mid, b[0]) > 30 and _psnr(mid, b[0]) > _psnr(mid, blend) + 8
+
+
+def test_odd_size_853x480_is_kept(tmp_path, interp):
+    src = tmp_path / "odd.mkv"
+    with av.open(str(src), "w") as c:
+        s = c.add_stream("ffv1", rate=25)
+        s.width, s.height, s.pix_fmt = 853, 480, "yuv444p"
+        for f in pan_frames(3, (480, 853), speed=3):
+            for p in s.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
+                c.mux(p)
+        for p in s.encode():
+            c.mux(p)
+    out = tmp_path / "odd_2x.mp4"
+    interpolate_file(src, out, interp, job(factor=2))
+    _, w, h, pix, _ = read_back(out)
+    assert (w, h) == (853, 480) and pix == "yuv444p"
+
+
+def _write_images(folder, frames, mode):
+    folder.mkdir(parents=True)
+    for i, f in enumerate(frames):
+        if mode == "gray":
+            img = cv2.cvtColor(f, cv2.COLOR_RGB2GRAY)
+        else:
+            img = np.concatenate([cv2.cvtColor(f, cv2.COLOR_RGB2BGR), np.full(f.shape[:2] + (1,), 200, np.uint8)], 2)
+        cv2.imwrite(str(folder / f"{i:04d}.png"), img)
+
+
+@pytest.mark.parametrize("mode", ["gray", "rgba"])
+def test_grayscale_and_rgba_image_sequences(tmp_path, interp, mode):
+    _write_images(tmp_path / "frames", pan_frames(5, (40, 56)), mode)
+    s = interpolate_file(tmp_path / "frames", tmp_path / "out_frames", interp, job(factor=2))
+    out = sorted((tmp_path / "out_frames").glob("*.png"))
+    assert len(out) == 10 == s["frames_out"]
+    assert cv2.imread(str(out[1]), cv2.IMREAD_UNCHANGED).shape == (40, 56, 3)
+    video = interpolate_file(tmp_path / "frames", tmp_path / "out.mp4", interp, job(factor=2, input_fps=10))
+    assert video["fps_out"] == 20.0
+
+
+def test_rgba_video_drops_alpha_with_a_warning(tmp_path, interp, caplog):
+    src = tmp_path / "alpha.mov"
+    with av.open(str(src), "w") as c:
+        s = c.add_stream("png", rate=10)
+        s.width, s.height, s.pix_fmt = 56, 40, "rgba"
+        for f in pan_frames(4, (40, 56)):
+            rgba = np.concatenate([f, np.full((40, 56, 1), 128, np.uint8)], 2)
+            for p in s.encode(av.VideoFrame.from_ndarray(rgba, format="rgba")):
+                c.mux(p)
+        for p in s.encode():
+            c.mux(p)
+    with caplog.at_level("WARNING"):
+        s = interpolate_file(src, tmp_path / "out.mp4", interp, job(factor=2))
+    assert s["frames_out"] == 8 and "alpha" in caplog.text
+
+
+def test_ten_bit_input_is_kept_or_down_converted(tmp_path, interp, caplog):
+    src = tmp_path / "ten.mp4"
+    with av.open(str(src), "w") as c:
+        s = c.add_stream("libx264", rate=25)
+        s.width, s.height, s.pix_fmt = 64, 48, "yuv420p10le"
+        for f in pan_frames(4, (48, 64)):
+            frame = av.VideoFrame.from_ndarray(f.astype(np.uint16) * 257, format="rgb48le")
+            for p in s.encode(frame):
+                c.mux(p)
+        for p in s.encode():
+            c.mux(p)
+    interpolate_file(src, tmp_path / "keep.mp4", interp, job(factor=2))
+    assert read_back(tmp_path / "keep.mp4")[3] == "yuv420p10le"
+    from framegen.inference.files import EncodeSettings
+
+    with caplog.at_level("WARNING"):
+        interpolate_file(src, tmp_path / "eight.mp4", interp, job(factor=2, encode=EncodeSettings(high_bit="8bit")))
+    assert read_back(tmp_path / "eight.mp4")[3] == "yuv420p" and "10-bit" in caplog.text
+
+
+def test_bad_inputs_give_clear_errors_and_no_output(tmp_path, interp):
+    good = write_video(tmp_path / "good.mp4", pan_frames(12), codec="libx264").read_bytes()
+    (tmp_path / "trunc.mp4").write_bytes(good[: len(good) // 3])
+    (tmp_path / "notes.mp4").write_text("this is not a video")
+    for name in ("trunc.mp4", "notes.mp4"):
+        out = tmp_path / f"out_{name}"
+        with pytest.raises(VideoError, match=r"cannot read|decoding .* failed|no video"):
+            interpolate_file(tmp_path / name, out, interp, job(factor=2))
+        assert not out.exists() and not list(tmp_path.glob(f".out_{Path(name).stem}*"))
+
+
+def test_same_path_and_existing_output_are_refused(tmp_path, interp):
+    src = write_video(tmp_path / "a.mp4", pan_frames(6), codec="libx264")
+    with pytest.raises(VideoError, match="over the input"):
+        interpolate_file(src, src, interp, job(factor=2))
+    out = tmp_path / "b.mp4"
+    out.write_bytes(b"keep me")
+    with pytest.raises(VideoError, match="overwrite=true"):
+        interpolate_file(src, out, interp, job(factor=2))
+    assert out.read_bytes() == b"keep me"
+
+
+def test_folder_batch_finishes_despite_one_bad_file(tmp_path, interp):
+    folder = tmp_path / "in"
+    write_video(folder / "a.mp4", pan_frames(6, seed=1), codec="libx264")
+    write_video(folder / "c.mp4", pan_frames(6, seed=2), codec="libx264")
+    (folder / "b.mp4").write_bytes(b"\x00" * 100)
+    result = interpolate_folder(folder, tmp_path / "out", interp, job(factor=2))
+    assert sorted(Path(s["output"]).name for s in result["done"]) == ["a.mp4", "c.mp4"]
+    assert list(result["failed"]) == [str(folder / "b.mp4")]
+    again = interpolate_folder(folder, tmp_path / "out", interp, job(factor=2))
+    assert len(again["skipped"]) == 2 and not again["done"]
+
+
+def test_variable_frame_rate_follows_timestamps():
+    times = [Fraction(0), Fraction(1, 10), Fraction(3, 10), Fraction(4, 10)]  # a gap of two frame durations
+    frames = [(t, np.full((8, 8, 3), int(250 * t), np.uint8)) for t in times]
+
+    class Recorder:
+        batch_size = 8
+        seen: list = []
+
+        def __call__(self, a, b, t):
+            self.seen.extend(t.tolist())
+            return (1 - t.view(-1, 1, 1, 1)) * a + t.view(-1, 1, 1, 1) * b
+
+    class Sink:
+        frames: list = []
+
+        def write(self, f):
+            self.frames.append(f)
+
+    rec, sink = Recorder(), Sink()
+    stats = run_pipeline(iter(frames), sink, rec, out_fps=Fraction(20), frame_duration=Fraction(1, 10),
+                         scenes=SceneSettings(detect_cuts=False), progress=False)
+    assert stats["frames_out"] == 10  # 0.5 s at 20 fps
+    assert rec.seen == pytest.approx([0.5, 0.25, 0.5, 0.75, 0.5])  # t inside the long gap follows the clock
+    expected = [0, 12.5, 25, 37.5, 50, 62.5, 75, 87.5, 100, 100]
+    assert np.allclose([int(f[0, 0, 0]) for f in sink.frames], expected, atol=1)
+
+
+def test_python_api(interp):
+    a, b = pan_frames(2, (32, 48))
+    mid = interp.interpolate(a, b, 0.5)
+    assert mid.shape == a.shape and mid.dtype == np.uint8
+    frames = interp.between(torch.from_numpy(a).permute(2, 0, 1).float() / 255,
+                            torch.from_numpy(b).permute(2, 0, 1).float() / 255, 3)
+    assert len(frames) == 3 and frames[0].shape == (3, 32, 48)
+
+
+def test_modes_write_their_files(tmp_path, interp):
+    src = make_sample_clip(tmp_path / "s.mp4", seconds=0.5, size=(48, 64))
+    res = run_test_mode(src, tmp_path / "test", interp, job(factor=2), comparison_frames=3, montage=True)
+    for name in ("original_video.mp4", "enhanced_video.mp4", "montage.mp4"):
+        assert (tmp_path / "test" / name).is_file()
+    assert len(list((tmp_path / "test" / "frame_comparison").glob("*.png"))) == 3
+    assert read_back(tmp_path / "test" / "montage.mp4")[1] == 2 * 64 + 4
+    demo = run_demo_mode(src, tmp_path / "demo", interp, demo_frames=4, interpolation_factor=4)
+    from PIL import Image
+
+    with Image.open(demo["interpolated"]) as gif:
+        assert gif.n_frames == 13  # 3 pairs x 4 + the last frame
+
+
+def _cli(args, cwd, **kw):
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "FRAMEGEN_ROOT": str(cwd)}
+    return subprocess.Popen([sys.executable, str(ROOT / "scripts" / "interpolate.py"), *args], cwd=cwd, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+
+
+def test_cli_errors_are_one_line_with_nonzero_exit(tmp_path, ckpt):
+    (tmp_path / "bad.mp4").write_text("nope")
+    p = _cli([f"ckpt={ckpt}", f"input={tmp_path / 'bad.mp4'}"], tmp_path)
+    out, err = p.communicate(timeout=120)
+    assert p.returncode == 2
+    assert err.strip().startswith("error: cannot read") and "Traceback" not in err
+    assert not (tmp_path / "bad_2x.mp4").exists()
+
+
+@pytest.mark.slow
+def test_a_killed_run_leaves_no_output(tmp_path, ckpt):
+    src = write_video(tmp_path / "long.mp4", pan_frames(400, (96, 128), speed=1), codec="libx264")
+    out = tmp_path / "long_2x.mp4"
+    p = _cli([f"ckpt={ckpt}", f"input={src}", f"output={out}", "batch_size=1", "progress=false"], tmp_path)
+    deadline = time.time() + 60
+    while time.time() < deadline and not list(tmp_path.glob(".long_2x.partial-*")):
+        time.sleep(0.2)
+    assert list(tmp_path.glob(".long_2x.partial-*")), "the run never started writing"
+    p.send_signal(signal.SIGKILL)
+    p.wait(timeout=30)
+    assert not out.exists()
