@@ -297,3 +297,50 @@ def test_a_killed_run_leaves_no_output(tmp_path, ckpt):
     p.send_signal(signal.SIGKILL)
     p.wait(timeout=30)
     assert not out.exists()
+
+
+def test_realtime_returns_the_frames_due_in_order(interp):
+    from framegen.inference import RealtimeInterpolator
+
+    frames = pan_frames(4, (32, 48), speed=2)
+    rt = RealtimeInterpolator(interp, factor=3)
+    outs = [rt.process_frame(f) for f in frames]
+    assert [len(o) for o in outs] == [1, 3, 3, 3]
+    assert all(o[-1] is f for o, f in zip(outs, frames))  # each call ends with the real frame just given
+    assert len(rt.latencies) == 4 and all(s >= 0 for s in rt.latencies)
+    cap = cv2.VideoCapture(str(write_video(ROOT / ".pytest_cache" / "rt.mp4", frames, codec="libx264")))
+    from framegen.inference import capture_frames
+
+    assert len(list(RealtimeInterpolator(interp, factor=2).stream(capture_frames(cap)))) == 7
+
+
+def test_process_video_api(tmp_path, ckpt):
+    from framegen.inference import process_video
+
+    src = write_video(tmp_path / "a.mp4", pan_frames(5), codec="libx264")
+    s = process_video(src, tmp_path / "b.mp4", fps=20, ckpt=str(ckpt), progress=False, device="cpu")
+    assert s["fps_out"] == 20.0
+
+
+@pytest.mark.parametrize("name", ["flow", "advanced"])
+def test_onnx_torchscript_and_export_parity(tmp_path, name):
+    ort = pytest.importorskip("onnxruntime", reason="ONNX parity needs onnxruntime (the 'export' extra)")
+    from framegen.inference.export import FrameOnly, export_onnx, export_program, export_torchscript
+
+    torch.manual_seed(0)
+    net = build_net(name, hidden_dim=16, num_layers=1) if name == "flow" else build_net(name, hidden_dim=8, num_layers=1)
+    with torch.no_grad():  # leave the zero-initialised output layers, so the residual paths matter too
+        for p in net.parameters():
+            p.add_(0.01 * torch.randn_like(p))
+    x0, x1 = torch.rand(2, 3, 64, 96), torch.rand(2, 3, 64, 96)
+    t = torch.tensor([0.25, 0.5])
+    with torch.no_grad():
+        ref = FrameOnly(net.eval())(x0, x1, t).numpy()
+    sess = ort.InferenceSession(str(export_onnx(net, tmp_path / "m.onnx", height=64, width=96)),
+                                providers=["CPUExecutionProvider"])
+    out = sess.run(None, {"img0": x0.numpy(), "img1": x1.numpy(), "t": t.numpy()})[0]
+    assert np.abs(out - ref).max() < 1e-4
+    ts = torch.jit.load(str(export_torchscript(net, tmp_path / "m.ts", height=64, width=96)))
+    assert np.abs(ts(x0, x1, t).detach().numpy() - ref).max() < 1e-5
+    prog = torch.export.load(str(export_program(net, tmp_path / "m.pt2", height=64, width=96)))
+    assert np.abs(prog.module()(x0[:1], x1[:1], t[:1]).detach().numpy() - ref[:1]).max() < 1e-5

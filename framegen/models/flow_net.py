@@ -53,8 +53,8 @@ class FlowBlock(nn.Module):
         self.head = nn.Sequential(nn.ConvTranspose2d(width, 5 * 4, 4, stride=2, padding=1), nn.PixelShuffle(2))
 
     def forward(self, state: Tensor, *, scale: float) -> tuple[Tensor, Tensor]:
-        h, w = state.shape[-2:]
-        small = (round(h / scale), round(w / scale))
+        h, w = int(state.shape[-2]), int(state.shape[-1])
+        small = (int(round(h / scale)), int(round(w / scale)))
         x = resize(state[:, :-4], small)
         flows = resize_flow(state[:, -4:], small)
         x = self.stem(torch.cat((x, flows), dim=1))

@@ -43,11 +43,10 @@ def check_pair(img0: Tensor, img1: Tensor) -> None:
 def time_map(t: Tensor | float, batch: int, *, like: Tensor) -> Tensor:
     """Turn t (a float, (B,), (B, 1) or (B, 1, 1, 1)) into a (B, 1, 1, 1) tensor like ``like``."""
     t = torch.as_tensor(t, dtype=like.dtype, device=like.device)
-    if t.numel() == 1:
-        return t.reshape(1, 1, 1, 1).expand(batch, 1, 1, 1)
-    if t.numel() != batch:
+    if t.numel() not in (1, batch):
         raise ValueError(f"t must be a scalar or hold one value per sample ({batch}), got shape {tuple(t.shape)}")
-    return t.reshape(batch, 1, 1, 1)
+    # one code path for both cases, so traced/exported graphs work for any batch size
+    return t.reshape(-1, 1, 1, 1).expand(batch, 1, 1, 1)
 
 
 def pad_to_multiple(x: Tensor, multiple: int) -> tuple[Tensor, tuple[int, int]]:

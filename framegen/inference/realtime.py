@@ -1,0 +1,67 @@
+"""Live streams: feed frames as they arrive (a camera, ``cv2.VideoCapture(0)``, any iterator) and get back the
+frames due so far, in display order. The in-between frames of a pair need its second frame, so the latency is one
+input frame interval plus the time to interpolate the pair; memory is one frame."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator
+
+import numpy as np
+
+from framegen.data.quality import QualityConfig, change, is_cut, signature
+from framegen.inference.interpolator import Interpolator
+from framegen.inference.pipeline import SceneSettings
+
+
+class RealtimeInterpolator:
+    """``process_frame(frame)`` -> [in-betweens of (previous, frame)..., frame]; the first call returns [frame].
+
+    Frames are (H, W, 3) uint8 RGB. Across a scene cut the in-betweens repeat the nearest real frame.
+    ``latencies`` holds the processing seconds of each call.
+    """
+
+    def __init__(self, interpolator: Interpolator, *, factor: int = 2, scenes: SceneSettings = SceneSettings()) -> None:
+        if factor < 1:
+            raise ValueError(f"factor must be >= 1, got {factor}")
+        self.interpolator, self.factor, self.scenes = interpolator, int(factor), scenes
+        self._cfg = QualityConfig(cut_threshold=scenes.cut_threshold, cut_hist=scenes.cut_hist)
+        self._prev: np.ndarray | None = None
+        self._prev_sig = None
+        self.latencies: list[float] = []
+
+    def reset(self) -> None:
+        self._prev, self._prev_sig = None, None
+
+    def process_frame(self, frame: np.ndarray) -> list[np.ndarray]:
+        start = time.perf_counter()
+        sig = signature(frame)
+        out: list[np.ndarray] = []
+        if self._prev is not None and self.factor > 1:
+            times = [j / self.factor for j in range(1, self.factor)]
+            diff, hist = change(self._prev_sig, sig)
+            if diff < self.scenes.duplicate_threshold:
+                out.extend([self._prev] * len(times))
+            elif self.scenes.detect_cuts and is_cut(diff, hist, self._cfg):
+                out.extend([self._prev if t < 0.5 else frame for t in times])
+            else:
+                out.extend(self.interpolator.between(self._prev, frame, times=times))
+        out.append(frame)
+        self._prev, self._prev_sig = frame, sig
+        self.latencies.append(time.perf_counter() - start)
+        return out
+
+    def stream(self, frames: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+        for frame in frames:
+            yield from self.process_frame(frame)
+
+
+def capture_frames(capture) -> Iterator[np.ndarray]:
+    """RGB frames from an OpenCV capture (``cv2.VideoCapture(0)`` or a file) until it ends."""
+    import cv2
+
+    while True:
+        ok, bgr = capture.read()
+        if not ok:
+            return
+        yield cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
