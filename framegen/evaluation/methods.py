@@ -126,14 +126,23 @@ class RifePeer:
 
     @torch.inference_mode()
     def __call__(self, img0: np.ndarray, img1: np.ndarray, t: float = 0.5) -> torch.Tensor:
-        x0, x1 = to_tensor(img0).to(self.device), to_tensor(img1).to(self.device)
+        return self.frames(to_tensor(img0), to_tensor(img1), t).cpu()
+
+    @torch.inference_mode()
+    def frames(self, x0: torch.Tensor, x1: torch.Tensor, t) -> torch.Tensor:
+        """Batched tensors (B, 3, H, W) in [0, 1] -> (B, 3, H, W) on this device; t a float or (B,)."""
+        x0, x1 = x0.to(self.device), x1.to(self.device)
         h, w = x0.shape[-2:]
         m = int(64 / self.scale)
         pad = (0, (-w) % m, 0, (-h) % m)
         x = torch.cat((F.pad(x0, pad), F.pad(x1, pad)), dim=1)
         scales = [16 / self.scale, 8 / self.scale, 4 / self.scale, 2 / self.scale, 1 / self.scale]
+        if torch.is_tensor(t) and t.numel() > 1:
+            t = t.to(self.device).view(-1, 1, 1, 1)
+        elif torch.is_tensor(t):
+            t = float(t.reshape(-1)[0])
         _, _, merged = self.net(x, t, scales)
-        return merged[-1][..., :h, :w].clamp(0, 1).cpu()
+        return merged[-1][..., :h, :w].clamp(0, 1)
 
 
 class NetMethod:

@@ -1,7 +1,9 @@
-"""Run benchmarks from a config and write their markdown reports."""
+"""Run speed benchmarks from a config and write their markdown reports (plus JSON for plots)."""
 
 from __future__ import annotations
 
+import json
+import math
 import platform
 import sys
 from datetime import datetime, timezone
@@ -9,48 +11,118 @@ from pathlib import Path
 
 import torch
 from omegaconf import DictConfig
+from torch import nn
 
-from framegen.evaluation.speed import SpeedResult, time_net
+from framegen.evaluation.speed import SpeedResult, time_callable, time_net
 from framegen.models import build_net
 
 
-def speed_table(results: list[SpeedResult]) -> str:
+class _RifeAsNet(nn.Module):
+    """The RIFE peer behind the one call ``net(img0, img1, t)`` (for timing and FLOP counting)."""
+
+    def __init__(self, peer) -> None:
+        super().__init__()
+        self.peer = peer
+        self.inner = peer.net
+
+    def forward(self, img0, img1, t=0.5):
+        return self.peer.frames(img0, img1, t)
+
+
+def _nets(cfg: DictConfig) -> list[tuple[str, nn.Module]]:
+    nets = []
+    for name in cfg.nets:
+        if name == "dis":
+            continue
+        if name == "rife":
+            from framegen.evaluation.methods import RifePeer
+
+            nets.append(("rife 4.25", _RifeAsNet(RifePeer(device=cfg.device))))
+        elif name == "default":
+            from framegen.checkpoints import load_net, resolve_checkpoint
+
+            nets.append(("framegen default", load_net(resolve_checkpoint(None))[0]))
+        else:
+            nets.append((name, build_net(name)))
+    return nets
+
+
+def speed_table(results: list[SpeedResult], reference: str | None = None) -> str:
     gpu = any(r.peak_mem_mb is not None for r in results)
-    head = "| net | params | size (WxH) | GFLOPs | ms / frame (median) | min ms |" + (" peak MB |" if gpu else "")
+    ref = {(r.height, r.width): r.ms_median for r in results if r.name == reference}
+    head = "| method | params | size (WxH) | GFLOPs | ms / frame (median) | min ms |"
+    head += f" vs {reference} |" if ref else ""
+    head += " peak MB |" if gpu else ""
     lines = [head, "|" + " --- |" * (head.count("|") - 1)]
     for r in results:
-        row = (f"| {r.name} | {r.params / 1e6:.2f}M | {r.width}x{r.height} | {r.gflops:.1f} | {r.ms_median:.1f} "
-               f"| {r.ms_min:.1f} |")
+        gf = "-" if math.isnan(r.gflops) else f"{r.gflops:.1f}"
+        params = f"{r.params / 1e6:.2f}M" if r.params else "-"
+        row = f"| {r.name} | {params} | {r.width}x{r.height} | {gf} | {r.ms_median:.1f} | {r.ms_min:.1f} |"
+        if ref:
+            row += f" {r.ms_median / ref[(r.height, r.width)]:.2f}x |"
         if gpu:
-            row += f" {r.peak_mem_mb:.0f} |"
+            row += f" {r.peak_mem_mb:.0f} |" if r.peak_mem_mb is not None else " - |"
         lines.append(row)
     return "\n".join(lines)
 
 
+def _header(cfg: DictConfig, what: str) -> str:
+    cmd = "python scripts/benchmark.py " + " ".join(sys.argv[1:])
+    return (f"Made by `{cmd.strip()}` on {datetime.now(timezone.utc):%Y-%m-%d} ({platform.machine()}, {cfg.device}, "
+            f"{torch.get_num_threads()} threads, torch {torch.__version__}). {what}")
+
+
 def run_speed_benchmark(cfg: DictConfig) -> str:
-    """Time every net in ``cfg.nets`` at every size in ``cfg.sizes``; write and return the markdown."""
+    """Time every method of ``cfg.nets`` (framegen nets, 'default', 'rife', 'dis') at every size."""
     if cfg.get("threads"):
         torch.set_num_threads(int(cfg.threads))
     results = []
-    for name in cfg.nets:
-        net = build_net(name)
+    for name, net in _nets(cfg):
         for h, w in cfg.sizes:
             results.append(time_net(net, name, int(h), int(w), repeats=int(cfg.repeats), warmup=int(cfg.warmup),
                                     device=cfg.device))
-    cmd = "python scripts/benchmark.py " + " ".join(sys.argv[1:])
+    if "dis" in cfg.nets:
+        from framegen.evaluation.methods import DISFlow
+
+        dis = DISFlow()
+        for h, w in cfg.sizes:
+            results.append(time_callable(lambda a, b: dis(a, b, 0.5), "dis (OpenCV)", int(h), int(w),
+                                         repeats=int(cfg.repeats), warmup=int(cfg.warmup)))
+    reference = "rife 4.25" if "rife" in cfg.nets else None
     text = "\n".join([
-        "# Speed of the nets",
-        "",
-        f"Made by `{cmd.strip()}` on {datetime.now(timezone.utc):%Y-%m-%d} ({platform.processor() or platform.machine()}, "
-        f"{cfg.device}, {torch.get_num_threads()} threads, torch {torch.__version__}). Batch 1, fp32, one interpolated frame "
-        f"per call; median of {cfg.repeats} runs after {cfg.warmup} warm-up runs. FLOPs from torch.utils.flop_counter "
-        "(a multiply-add counts 2).",
-        "",
-        speed_table(results),
-        "",
+        "# Speed per interpolated frame", "",
+        _header(cfg, f"Batch 1, fp32, one frame per call; median of {cfg.repeats} runs after {cfg.warmup} warm-up runs. "
+                     "FLOPs from torch.utils.flop_counter (a multiply-add counts 2). DIS runs on OpenCV's own threads."),
+        "", speed_table(results, reference), "",
     ])
     if cfg.get("output"):
         out = Path(cfg.output)
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(text)
+        out.with_suffix(".json").write_text(json.dumps([r.__dict__ for r in results], indent=1))
+    return text
+
+
+def run_benchmark(cfg: DictConfig) -> str:
+    """``cfg.suite``: 'nets' (per-frame speed of nets and peers) or 'e2e' (whole-video speed on ``cfg.video``)."""
+    if cfg.suite == "nets":
+        return run_speed_benchmark(cfg)
+    if cfg.suite != "e2e":
+        raise ValueError(f"suite must be 'nets' or 'e2e', got {cfg.suite!r}")
+    from framegen.evaluation.end_to_end import e2e_table, run_end_to_end
+    from framegen.inference.video_io import probe_video
+
+    if cfg.get("threads"):
+        torch.set_num_threads(int(cfg.threads))
+    if not cfg.get("video"):
+        raise ValueError("suite=e2e needs video=<clip>")
+    info = probe_video(cfg.video)
+    rows = run_end_to_end(cfg.video, factor=int(cfg.factor), ckpt=cfg.get("ckpt"), methods=list(cfg.e2e_methods))
+    frames_in = info.frames or 0
+    text = "\n".join(["# End-to-end video speed", "", _header(cfg, "Output frames per second over the whole run "
+                       "(decoding, scheduling, inference, encoding); decode/encode share = time the pipeline's "
+                       "decoder/encoder threads were busy, over the wall time (they overlap with inference)."), "",
+                       e2e_table(rows, clip=cfg.video, size=f"{info.width}x{info.height}", frames_in=frames_in), ""])
+    if cfg.get("output"):
+        Path(cfg.output).write_text(text)
     return text

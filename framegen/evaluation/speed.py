@@ -34,6 +34,22 @@ def count_flops(net: nn.Module, height: int, width: int, *, device: str = "cpu")
     return float(counter.get_total_flops())
 
 
+def time_callable(fn, name: str, height: int, width: int, *, repeats: int = 5, warmup: int = 2,
+                  params: int = 0, gflops: float = float("nan")) -> SpeedResult:
+    """Median wall time of ``fn(img0, img1)`` on random (H, W, 3) uint8 frames (CPU methods such as DIS)."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    a, b = (rng.integers(0, 256, (height, width, 3), dtype=np.uint8) for _ in range(2))
+    times = []
+    for i in range(warmup + repeats):
+        start = time.perf_counter()
+        fn(a, b)
+        if i >= warmup:
+            times.append((time.perf_counter() - start) * 1000)
+    return SpeedResult(name, height, width, params, gflops, statistics.median(times), min(times), repeats, None)
+
+
 def time_net(net: nn.Module, name: str, height: int, width: int, *, repeats: int = 5, warmup: int = 2,
              device: str = "cpu", dtype: torch.dtype = torch.float32) -> SpeedResult:
     """Median wall time of ``net(img0, img1, 0.5)`` at batch 1, excluding ``warmup`` runs."""
