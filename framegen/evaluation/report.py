@@ -104,9 +104,14 @@ def run_speed_benchmark(cfg: DictConfig) -> str:
 
 
 def run_benchmark(cfg: DictConfig) -> str:
-    """``cfg.suite``: 'nets' (per-frame speed of nets and peers) or 'e2e' (whole-video speed on ``cfg.video``)."""
+    """``cfg.suite``: 'nets' (per-frame speed of nets and peers), 'e2e' (whole-video speed on ``cfg.video``) or
+    'plot' (quality on ucf101_dvf against ms per 720p frame, from earlier outputs)."""
     if cfg.suite == "nets":
         return run_speed_benchmark(cfg)
+    if cfg.suite == "plot":
+        from framegen.evaluation.plot import quality_vs_speed
+
+        return str(quality_vs_speed(cfg.quality, cfg.speed, cfg.plot, e2e_json=cfg.get("e2e")))
     if cfg.suite != "e2e":
         raise ValueError(f"suite must be 'nets' or 'e2e', got {cfg.suite!r}")
     from framegen.evaluation.end_to_end import e2e_table, run_end_to_end
@@ -125,4 +130,5 @@ def run_benchmark(cfg: DictConfig) -> str:
                        e2e_table(rows, clip=cfg.video, size=f"{info.width}x{info.height}", frames_in=frames_in), ""])
     if cfg.get("output"):
         Path(cfg.output).write_text(text)
+        Path(cfg.output).with_suffix(".json").write_text(json.dumps(rows, indent=1))
     return text

@@ -16,6 +16,7 @@ from torch import Tensor, nn
 
 from framegen.models.layers import (
     InterpolationOutput,
+    backward_warp,
     check_pair,
     conv,
     crop_to,
@@ -31,10 +32,11 @@ _STATE_CHANNELS = 18
 
 
 class FlowBlock(nn.Module):
-    """One coarse-to-fine step.
+    """One coarse-to-fine step at 1/scale of the input resolution (internally 1/(4 scale)).
 
-    Input (B, 18, H, W) state at full resolution, processed at 1/scale and internally at 1/(4 scale).
-    Output (B, 4, H, W) flow update in pixels and (B, 1, H, W) mask-logit update.
+    Builds its (B, 18, h, w) state at its own scale (h, w = H/scale, W/scale): both frames, both frames
+    backward-warped with the current flows, t, the mask logit and the flows (given at any resolution, e.g. the
+    previous block's). Returns the flows and mask logit refined, at (h, w), in that scale's pixels.
     """
 
     def __init__(self, *, width: int, num_layers: int, dropout: float = 0.0) -> None:
@@ -52,15 +54,18 @@ class FlowBlock(nn.Module):
         # 4x upsampling back to the block's input scale: transposed conv (2x) + pixel shuffle (2x).
         self.head = nn.Sequential(nn.ConvTranspose2d(width, 5 * 4, 4, stride=2, padding=1), nn.PixelShuffle(2))
 
-    def forward(self, state: Tensor, *, scale: float) -> tuple[Tensor, Tensor]:
-        h, w = int(state.shape[-2]), int(state.shape[-1])
+    def forward(self, img0: Tensor, img1: Tensor, flows: Tensor, mask_logit: Tensor, t: Tensor, *,
+                scale: float) -> tuple[Tensor, Tensor]:
+        h, w = int(img0.shape[-2]), int(img0.shape[-1])
         small = (int(round(h / scale)), int(round(w / scale)))
-        x = resize(state[:, :-4], small)
-        flows = resize_flow(state[:, -4:], small)
-        x = self.stem(torch.cat((x, flows), dim=1))
+        x0, x1 = resize(img0, small), resize(img1, small)
+        f, m = resize_flow(flows, small), resize(mask_logit, small)
+        state = torch.cat((x0, x1, backward_warp(x0, f[:, :2]), backward_warp(x1, f[:, 2:]),
+                           t.expand(-1, 1, small[0], small[1]), m, f), dim=1)
+        x = self.stem(state)
         x = self.body(x) + x
         out = self.head(x)
-        return resize_flow(out[:, :4], (h, w)), resize(out[:, 4:5], (h, w))
+        return f + out[:, :4], m + out[:, 4:5]
 
 
 class RefineNet(nn.Module):
@@ -104,11 +109,11 @@ class FrameInterpolationNet(nn.Module):
     def __init__(
         self,
         *,
-        hidden_dim: int = 64,
+        hidden_dim: int = 48,
         num_layers: int = 6,
         dropout: float = 0.0,
-        scales: Sequence[int] = (4, 2, 1),
-        refine_width: int = 32,
+        scales: Sequence[int] = (8, 4, 2, 1),
+        refine_width: int = 16,
     ) -> None:
         super().__init__()
         if hidden_dim < 8 or hidden_dim % 4:
@@ -142,19 +147,16 @@ class FrameInterpolationNet(nn.Module):
         x0, size = pad_to_multiple(img0, multiple)
         x1, _ = pad_to_multiple(img1, multiple)
         h, w = x0.shape[-2:]
-        tt = tmap.expand(b, 1, h, w)
-        flows = x0.new_zeros(b, 4, h, w)
-        mask_logit = x0.new_zeros(b, 1, h, w)
-        warped0, warped1 = x0, x1
+        # flows and mask start at zero at the coarsest scale and are refined (and upsampled) block by block
+        flows = x0.new_zeros(b, 4, 1, 1)
+        mask_logit = x0.new_zeros(b, 1, 1, 1)
         for block, s in zip(self.blocks, self.scales):
-            state = torch.cat((x0, x1, warped0, warped1, tt, mask_logit, flows), dim=1)
-            d_flow, d_mask = block(state, scale=s / scale)
-            flows = flows + d_flow
-            mask_logit = mask_logit + d_mask
-            merged, warped0, warped1, mask = fuse(x0, x1, flows, mask_logit)
+            flows, mask_logit = block(x0, x1, flows, mask_logit, tmap, scale=s / scale)
+        flows, mask_logit = resize_flow(flows, (h, w)), resize(mask_logit, (h, w))
+        merged, warped0, warped1, mask = fuse(x0, x1, flows, mask_logit)
         frame = merged
         if self.refine is not None:
-            state = torch.cat((x0, x1, warped0, warped1, tt, mask, flows), dim=1)
+            state = torch.cat((x0, x1, warped0, warped1, tmap.expand(b, 1, h, w), mask, flows), dim=1)
             frame = frame + self.refine(state)
         frame = frame.clamp(0.0, 1.0)
         return InterpolationOutput(crop_to(frame, size), crop_to(flows, size), crop_to(mask, size))

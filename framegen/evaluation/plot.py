@@ -1,0 +1,58 @@
+"""Quality against speed: every method as a point, PSNR on ucf101_dvf against ms per 1280x720 frame."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+# evaluate.py method name -> name in the speed table
+_SPEED_NAMES = {"model": "framegen default", "rife": "rife 4.25", "dis": "dis (OpenCV)"}
+_LABELS = {"model": "framegen (default model)", "rife": "RIFE 4.25", "dis": "OpenCV DIS", "mci": "ffmpeg minterpolate",
+           "average": "average", "repeat": "repeat"}
+
+
+def quality_vs_speed(quality_json: str | Path | list, speed_json: str | Path, out_png: str | Path, *,
+                     e2e_json: str | Path | None = None, size: tuple[int, int] = (720, 1280),
+                     benchmark: str = "ucf101_dvf") -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    quality: dict = {}
+    sources = [quality_json] if isinstance(quality_json, (str, Path)) else list(quality_json)
+    for q in sources:
+        quality.update(json.loads(Path(q).read_text())[benchmark])
+    speed = {r["name"]: r["ms_median"] for r in json.loads(Path(speed_json).read_text())
+             if (r["height"], r["width"]) == tuple(size)}
+    e2e = {}
+    if e2e_json and Path(e2e_json).is_file():
+        for r in json.loads(Path(e2e_json).read_text()):
+            if r["method"].startswith("ffmpeg minterpolate"):
+                e2e["mci"] = 1000 * r["seconds"] / max(1, r["frames_out"] // 2)
+    points = []
+    for method, q in quality.items():
+        if method in _SPEED_NAMES and _SPEED_NAMES[method] in speed:
+            ms, note = speed[_SPEED_NAMES[method]], ""
+        elif method in e2e:
+            ms, note = e2e[method], " (whole pipeline)"
+        elif method in ("average", "repeat"):
+            ms, note = 1.0, " (~0 ms)"
+        else:
+            continue
+        points.append((_LABELS.get(method, method) + note, ms, q["psnr"]))
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
+    for label, ms, psnr in points:
+        ax.scatter(ms, psnr, s=40)
+        ax.annotate(label, (ms, psnr), textcoords="offset points", xytext=(6, 4), fontsize=8)
+    ax.set_xscale("log")
+    ax.set_xlabel(f"ms per interpolated {size[1]}x{size[0]} frame (CPU, log scale)")
+    ax.set_ylabel(f"PSNR on {benchmark} (dB)")
+    ax.set_title("Quality against speed")
+    ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    out_png = Path(out_png)
+    out_png.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out_png)
+    plt.close(fig)
+    return out_png

@@ -1,0 +1,41 @@
+"""The speed benchmark and the quality-vs-speed plot on tiny inputs."""
+
+import json
+
+import cv2
+from omegaconf import OmegaConf
+
+from fake_videos import pan_frames, write_video
+from framegen.checkpoints import export_net
+from framegen.evaluation.report import run_benchmark
+from framegen.models import build_net
+
+
+def _cfg(**kw):
+    base = {"suite": "nets", "nets": ["flow", "dis"], "sizes": [[32, 48]], "repeats": 1, "warmup": 0, "threads": None,
+            "device": "cpu", "output": None, "video": None, "factor": 2, "ckpt": None, "e2e_methods": ["framegen"],
+            "quality": None, "speed": None, "e2e": None, "plot": None}
+    return OmegaConf.create({**base, **kw})
+
+
+def test_nets_suite_writes_markdown_and_json(tmp_path):
+    text = run_benchmark(_cfg(output=str(tmp_path / "speed.md")))
+    assert "| flow | 2.19M | 48x32 |" in text and "dis (OpenCV)" in text
+    rows = json.loads((tmp_path / "speed.json").read_text())
+    assert {r["name"] for r in rows} == {"flow", "dis (OpenCV)"} and all(r["ms_median"] > 0 for r in rows)
+
+
+def test_e2e_suite_and_plot(tmp_path):
+    arch = {"name": "flow", "hidden_dim": 16, "num_layers": 1}
+    ckpt = export_net(tmp_path / "m.pth", build_net(**arch), arch)
+    clip = write_video(tmp_path / "c.mp4", pan_frames(6, (48, 64)), codec="libx264")
+    text = run_benchmark(_cfg(suite="e2e", video=str(clip), ckpt=str(ckpt), e2e_methods=["framegen", "mci"],
+                              output=str(tmp_path / "e2e.md")))
+    assert "framegen (default model) | 12 |" in text and "ffmpeg minterpolate" in text
+    speed = [{"name": "dis (OpenCV)", "height": 720, "width": 1280, "ms_median": 100.0}]
+    (tmp_path / "s.json").write_text(json.dumps(speed))
+    (tmp_path / "q.json").write_text(json.dumps({"ucf101_dvf": {"dis": {"psnr": 34.7}, "average": {"psnr": 33.1},
+                                                                "mci": {"psnr": 34.3}}}))
+    out = run_benchmark(_cfg(suite="plot", quality=str(tmp_path / "q.json"), speed=str(tmp_path / "s.json"),
+                             e2e=str(tmp_path / "e2e.json"), plot=str(tmp_path / "p.png")))
+    assert cv2.imread(out) is not None
