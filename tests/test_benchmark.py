@@ -20,7 +20,7 @@ def _cfg(**kw):
 
 def test_nets_suite_writes_markdown_and_json(tmp_path):
     text = run_benchmark(_cfg(output=str(tmp_path / "speed.md")))
-    assert "| flow | 2.19M | 48x32 |" in text and "dis (OpenCV)" in text
+    assert "| flow | 2.04M | 48x32 |" in text and "dis (OpenCV)" in text
     rows = json.loads((tmp_path / "speed.json").read_text())
     assert {r["name"] for r in rows} == {"flow", "dis (OpenCV)"} and all(r["ms_median"] > 0 for r in rows)
 
@@ -38,4 +38,15 @@ def test_e2e_suite_and_plot(tmp_path):
                                                                 "mci": {"psnr": 34.3}}}))
     out = run_benchmark(_cfg(suite="plot", quality=str(tmp_path / "q.json"), speed=str(tmp_path / "s.json"),
                              e2e=str(tmp_path / "e2e.json"), plot=str(tmp_path / "p.png")))
+    assert cv2.imread(out) is not None
+
+
+def test_realtime_and_curves_suites(tmp_path):
+    arch = {"name": "flow", "hidden_dim": 16, "num_layers": 1}
+    ckpt = export_net(tmp_path / "m.pth", build_net(**arch), arch)
+    clip = write_video(tmp_path / "c.mp4", pan_frames(5, (48, 64)), codec="libx264")
+    text = run_benchmark(_cfg(suite="realtime", video=str(clip), ckpt=str(ckpt)))
+    assert "| 4 |" in text and "keeps up live" in text
+    (tmp_path / "m.csv").write_text("epoch,step,train/loss,val/psnr\n0,1,0.5,\n0,2,0.4,\n0,2,,20.5\n")
+    out = run_benchmark(_cfg(suite="curves", metrics=[str(tmp_path / "m.csv")], plot=str(tmp_path / "c.png")))
     assert cv2.imread(out) is not None

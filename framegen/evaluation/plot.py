@@ -56,3 +56,46 @@ def quality_vs_speed(quality_json: str | Path | list, speed_json: str | Path, ou
     fig.savefig(out_png)
     plt.close(fig)
     return out_png
+
+
+def training_curves(metrics_csvs: list, out_png: str | Path) -> Path:
+    """Training loss and validation PSNR against step, from Lightning CSVLogger files (curves joined in order)."""
+    import csv
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    train, val = {}, {}
+    for path in metrics_csvs:
+        with open(path) as f:
+            for row in csv.DictReader(f):
+                step = int(row["step"])
+                if row.get("train/loss"):
+                    train[step] = float(row["train/loss"])
+                if row.get("val/psnr"):
+                    val[step] = float(row["val/psnr"])
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.8), dpi=110)
+    steps = sorted(train)
+    if steps:
+        window = max(1, len(steps) // 50)
+        smooth = [sum(train[s] for s in steps[max(0, i - window):i + 1]) / len(steps[max(0, i - window):i + 1])
+                  for i in range(len(steps))]
+        a.plot(steps, [train[s] for s in steps], alpha=0.3, lw=0.8)
+        a.plot(steps, smooth, lw=1.5)
+    a.set_xlabel("step")
+    a.set_ylabel("training loss (Charbonnier)")
+    a.set_yscale("log")
+    a.grid(alpha=0.3)
+    vs = sorted(val)
+    b.plot(vs, [val[s] for s in vs], marker="o", ms=3)
+    b.set_xlabel("step")
+    b.set_ylabel("val/psnr (dB, synthetic validation set)")
+    b.grid(alpha=0.3)
+    fig.tight_layout()
+    out_png = Path(out_png)
+    out_png.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out_png)
+    plt.close(fig)
+    return out_png

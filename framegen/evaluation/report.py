@@ -108,6 +108,12 @@ def run_benchmark(cfg: DictConfig) -> str:
     'plot' (quality on ucf101_dvf against ms per 720p frame, from earlier outputs)."""
     if cfg.suite == "nets":
         return run_speed_benchmark(cfg)
+    if cfg.suite == "realtime":
+        return _realtime(cfg)
+    if cfg.suite == "curves":
+        from framegen.evaluation.plot import training_curves
+
+        return str(training_curves(list(cfg.metrics), cfg.plot))
     if cfg.suite == "plot":
         from framegen.evaluation.plot import quality_vs_speed
 
@@ -131,4 +137,35 @@ def run_benchmark(cfg: DictConfig) -> str:
     if cfg.get("output"):
         Path(cfg.output).write_text(text)
         Path(cfg.output).with_suffix(".json").write_text(json.dumps(rows, indent=1))
+    return text
+
+
+def _realtime(cfg: DictConfig) -> str:
+    """Latency of RealtimeInterpolator.process_frame on the frames of ``cfg.video`` (as if they were live)."""
+    import statistics
+
+    from framegen.inference.interpolator import Interpolator
+    from framegen.inference.realtime import RealtimeInterpolator
+    from framegen.inference.video_io import probe_video, read_frames
+
+    if cfg.get("threads"):
+        torch.set_num_threads(int(cfg.threads))
+    info = probe_video(cfg.video)
+    rt = RealtimeInterpolator(Interpolator.from_checkpoint(cfg.get("ckpt"), device=cfg.device), factor=int(cfg.factor))
+    for _, frame in read_frames(cfg.video):
+        rt.process_frame(frame)
+    lat = sorted(1000 * s for s in rt.latencies[1:])  # the first call only stores its frame
+    p95 = lat[min(len(lat) - 1, int(0.95 * len(lat)))]
+    frame_ms = 1000 / float(info.fps)
+    text = "\n".join([
+        "# Real-time interpolator latency", "",
+        _header(cfg, "RealtimeInterpolator.process_frame on each frame of the clip as it arrives; the latency of an "
+                     "in-between frame is one input frame interval (it needs the next frame) plus this processing."),
+        "", f"Clip: `{cfg.video}` ({info.width}x{info.height}, {float(info.fps):.3g} fps), factor {cfg.factor}.", "",
+        "| calls | median ms | 95th percentile ms | max ms | input frame interval ms | keeps up live |",
+        "| --- | --- | --- | --- | --- | --- |",
+        f"| {len(lat)} | {statistics.median(lat):.1f} | {p95:.1f} | {lat[-1]:.1f} | {frame_ms:.1f} | "
+        f"{'yes' if p95 < frame_ms else 'no'} |", ""])
+    if cfg.get("output"):
+        Path(cfg.output).write_text(text)
     return text
