@@ -43,6 +43,21 @@ def write_video(path: Path, frames: list[np.ndarray], *, fps: int = 25, codec: s
     return path
 
 
+def write_frames(path: Path, frames: list[np.ndarray], *, codec: str, pix_fmt: str, fmt: str = "rgb24",
+                 fps: int = 25) -> Path:
+    """Encode arrays given in ``fmt`` (rgb24, rgba, rgb48le) with any codec and pixel format."""
+    h, w = frames[0].shape[:2]
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream(codec, rate=fps)
+        stream.width, stream.height, stream.pix_fmt = w, h, pix_fmt
+        for f in frames:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format=fmt)):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
 def make_ucf_tree(root: Path, *, classes=("Archery", "Biking", "YoYo"), groups: int = 5, clips: int = 2,
                   frames: int = 16) -> dict[str, Path]:
     """A small UCF-101 tree of real .avi files, plus a truncated file, an empty file and a too-short clip."""

@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from conftest import ROOT
-from fake_videos import pan_frames, write_video
+from fake_videos import pan_frames, write_frames, write_video
 from framegen.checkpoints import export_net
 from framegen.inference.files import Job, interpolate_file, interpolate_folder
 from framegen.inference.interpolator import Interpolator
@@ -114,15 +114,7 @@ def test_hard_cut_gives_no_blended_frame(tmp_path, interp):
 
 
 def test_odd_size_853x480_is_kept(tmp_path, interp):
-    src = tmp_path / "odd.mkv"
-    with av.open(str(src), "w") as c:
-        s = c.add_stream("ffv1", rate=25)
-        s.width, s.height, s.pix_fmt = 853, 480, "yuv444p"
-        for f in pan_frames(3, (480, 853), speed=3):
-            for p in s.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
-                c.mux(p)
-        for p in s.encode():
-            c.mux(p)
+    src = write_frames(tmp_path / "odd.mkv", pan_frames(3, (480, 853), speed=3), codec="ffv1", pix_fmt="yuv444p")
     out = tmp_path / "odd_2x.mp4"
     interpolate_file(src, out, interp, job(factor=2))
     _, w, h, pix, _ = read_back(out)
@@ -151,32 +143,16 @@ def test_grayscale_and_rgba_image_sequences(tmp_path, interp, mode):
 
 
 def test_rgba_video_drops_alpha_with_a_warning(tmp_path, interp, caplog):
-    src = tmp_path / "alpha.mov"
-    with av.open(str(src), "w") as c:
-        s = c.add_stream("png", rate=10)
-        s.width, s.height, s.pix_fmt = 56, 40, "rgba"
-        for f in pan_frames(4, (40, 56)):
-            rgba = np.concatenate([f, np.full((40, 56, 1), 128, np.uint8)], 2)
-            for p in s.encode(av.VideoFrame.from_ndarray(rgba, format="rgba")):
-                c.mux(p)
-        for p in s.encode():
-            c.mux(p)
+    rgba = [np.concatenate([f, np.full((40, 56, 1), 128, np.uint8)], 2) for f in pan_frames(4, (40, 56))]
+    src = write_frames(tmp_path / "alpha.mov", rgba, codec="png", pix_fmt="rgba", fmt="rgba", fps=10)
     with caplog.at_level("WARNING"):
         s = interpolate_file(src, tmp_path / "out.mp4", interp, job(factor=2))
     assert s["frames_out"] == 8 and "alpha" in caplog.text
 
 
 def test_ten_bit_input_is_kept_or_down_converted(tmp_path, interp, caplog):
-    src = tmp_path / "ten.mp4"
-    with av.open(str(src), "w") as c:
-        s = c.add_stream("libx264", rate=25)
-        s.width, s.height, s.pix_fmt = 64, 48, "yuv420p10le"
-        for f in pan_frames(4, (48, 64)):
-            frame = av.VideoFrame.from_ndarray(f.astype(np.uint16) * 257, format="rgb48le")
-            for p in s.encode(frame):
-                c.mux(p)
-        for p in s.encode():
-            c.mux(p)
+    src = write_frames(tmp_path / "ten.mp4", [f.astype(np.uint16) * 257 for f in pan_frames(4, (48, 64))],
+                       codec="libx264", pix_fmt="yuv420p10le", fmt="rgb48le")
     interpolate_file(src, tmp_path / "keep.mp4", interp, job(factor=2))
     assert read_back(tmp_path / "keep.mp4")[3] == "yuv420p10le"
     from framegen.inference.files import EncodeSettings
@@ -258,10 +234,11 @@ def test_python_api(interp):
 
 def test_modes_write_their_files(tmp_path, interp):
     src = make_sample_clip(tmp_path / "s.mp4", seconds=0.5, size=(48, 64))
-    res = run_test_mode(src, tmp_path / "test", interp, job(factor=2), comparison_frames=3, montage=True)
+    result = run_test_mode(src, tmp_path / "test", interp, job(factor=2), comparison_frames=3, montage=True)
     for name in ("original_video.mp4", "enhanced_video.mp4", "montage.mp4"):
         assert (tmp_path / "test" / name).is_file()
     assert len(list((tmp_path / "test" / "frame_comparison").glob("*.png"))) == 3
+    assert result["enhanced_stats"]["frames_out"] == 2 * result["enhanced_stats"]["frames_in"]
     assert read_back(tmp_path / "test" / "montage.mp4")[1] == 2 * 64 + 4
     demo = run_demo_mode(src, tmp_path / "demo", interp, demo_frames=4, interpolation_factor=4)
     from PIL import Image

@@ -11,7 +11,6 @@ import torch
 
 from fake_videos import make_ucf_tree, pan_frames, write_video
 from framegen.data import CacheError, HFUCF101Source, InterpolationDataModule, UCF101Source, VideoFolderSource
-from framegen.data import cache as cache_module
 from framegen.data.splits import group_split
 from framegen.data.transforms import AugmentConfig, augment
 from framegen.data.ucf101 import parse_name
@@ -278,3 +277,18 @@ def test_train_fast_dev_run_on_ucf101_tree(ucf_root, tmp_path):
     metrics = train(cfg)
     assert "val/psnr" in metrics
     assert (tmp_path / "cache" / "metadata.json").is_file()
+
+
+def test_permission_error_is_one_clear_message(ucf_root, tmp_path, monkeypatch):
+    from pathlib import Path
+
+    real_mkdir = Path.mkdir
+
+    def denied(self, *a, **kw):
+        if "cache" in str(self):
+            raise PermissionError(errno.EACCES, "Permission denied")
+        return real_mkdir(self, *a, **kw)
+
+    monkeypatch.setattr(Path, "mkdir", denied)
+    with pytest.raises(CacheError, match="permission denied writing .*writable data.source.cache_dir"):
+        ucf(ucf_root, tmp_path / "cache").prepare()

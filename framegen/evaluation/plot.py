@@ -11,14 +11,28 @@ _LABELS = {"model": "framegen (default model)", "rife": "RIFE 4.25", "dis": "Ope
            "average": "average", "repeat": "repeat"}
 
 
-def quality_vs_speed(quality_json: str | Path | list, speed_json: str | Path, out_png: str | Path, *,
-                     e2e_json: str | Path | None = None, size: tuple[int, int] = (720, 1280),
-                     benchmark: str = "ucf101_dvf") -> Path:
+def _pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def _save(fig, out_png: str | Path) -> Path:
+    out_png = Path(out_png)
+    out_png.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(out_png)
+    _pyplot().close(fig)
+    return out_png
+
+
+def quality_vs_speed(quality_json: str | Path | list, speed_json: str | Path, out_png: str | Path, *,
+                     e2e_json: str | Path | None = None, size: tuple[int, int] = (720, 1280),
+                     benchmark: str = "ucf101_dvf") -> Path:
+    plt = _pyplot()
     quality: dict = {}
     sources = [quality_json] if isinstance(quality_json, (str, Path)) else list(quality_json)
     for q in sources:
@@ -50,23 +64,14 @@ def quality_vs_speed(quality_json: str | Path | list, speed_json: str | Path, ou
     ax.set_ylabel(f"PSNR on {benchmark} (dB)")
     ax.set_title("Quality against speed")
     ax.grid(True, which="both", alpha=0.3)
-    fig.tight_layout()
-    out_png = Path(out_png)
-    out_png.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out_png)
-    plt.close(fig)
-    return out_png
+    return _save(fig, out_png)
 
 
 def training_curves(metrics_csvs: list, out_png: str | Path) -> Path:
     """Training loss and validation PSNR against step, from Lightning CSVLogger files (curves joined in order)."""
     import csv
 
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     train, val = {}, {}
     for path in metrics_csvs:
         with open(path) as f:
@@ -93,9 +98,4 @@ def training_curves(metrics_csvs: list, out_png: str | Path) -> Path:
     b.set_xlabel("step")
     b.set_ylabel("val/psnr (dB, synthetic validation set)")
     b.grid(alpha=0.3)
-    fig.tight_layout()
-    out_png = Path(out_png)
-    out_png.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out_png)
-    plt.close(fig)
-    return out_png
+    return _save(fig, out_png)

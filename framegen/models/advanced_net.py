@@ -18,14 +18,12 @@ from framegen.models.layers import (
     InterpolationOutput,
     ResBlock,
     backward_warp,
-    check_pair,
     conv,
     crop_to,
     fuse,
-    pad_to_multiple,
+    prepare_inputs,
     resize,
     resize_flow,
-    time_map,
 )
 
 
@@ -170,11 +168,8 @@ class AdvancedFrameInterpolationNet(nn.Module):
 
     def forward(self, img0: Tensor, img1: Tensor, t: Tensor | float = 0.5) -> InterpolationOutput:
         """Returns frame (B, 3, H, W), flows (B, 4, H, W), mask (B, 1, H, W)."""
-        check_pair(img0, img1)
-        b = img0.shape[0]
-        tmap = time_map(t, b, like=img0)
-        x0, size = pad_to_multiple(img0, self.pad_multiple())
-        x1, _ = pad_to_multiple(img1, self.pad_multiple())
+        x0, x1, tmap, size = prepare_inputs(img0, img1, t, self.pad_multiple())
+        b = x0.shape[0]
         feats = self.encoder(torch.cat((x0, x1), dim=0))  # both frames in one pass
         (a1, b1), (a2, b2), (a3, b3) = (f.chunk(2, dim=0) for f in feats)
         for layer in self.attention:

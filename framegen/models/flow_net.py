@@ -17,14 +17,12 @@ from torch import Tensor, nn
 from framegen.models.layers import (
     InterpolationOutput,
     backward_warp,
-    check_pair,
     conv,
     crop_to,
     fuse,
-    pad_to_multiple,
+    prepare_inputs,
     resize,
     resize_flow,
-    time_map,
 )
 
 # img0, img1, warped0, warped1 (4 x 3), t (1), mask logit (1), flows (4)
@@ -140,13 +138,8 @@ class FrameInterpolationNet(nn.Module):
         ``scale`` < 1 estimates flow at a lower resolution (for 4K, as RIFE's ``--scale``).
         Returns frame (B, 3, H, W), flows (B, 4, H, W), mask (B, 1, H, W).
         """
-        check_pair(img0, img1)
-        b = img0.shape[0]
-        tmap = time_map(t, b, like=img0)
-        multiple = self.pad_multiple(scale)
-        x0, size = pad_to_multiple(img0, multiple)
-        x1, _ = pad_to_multiple(img1, multiple)
-        h, w = x0.shape[-2:]
+        x0, x1, tmap, size = prepare_inputs(img0, img1, t, self.pad_multiple(scale))
+        b, h, w = x0.shape[0], x0.shape[-2], x0.shape[-1]
         # flows and mask start at zero at the coarsest scale and are refined (and upsampled) block by block
         flows = x0.new_zeros(b, 4, 1, 1)
         mask_logit = x0.new_zeros(b, 1, 1, 1)

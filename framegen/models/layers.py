@@ -66,6 +66,18 @@ def crop_to(x: Tensor, size: tuple[int, int]) -> Tensor:
     return x[..., : size[0], : size[1]]
 
 
+def prepare_inputs(img0: Tensor, img1: Tensor, t: Tensor | float, multiple: int) -> tuple[Tensor, Tensor, Tensor, tuple[int, int]]:
+    """The nets' common preamble: check the pair, turn t into (B, 1, 1, 1), pad both images to ``multiple``.
+
+    Returns (padded img0, padded img1, t map, original (H, W) for :func:`crop_to`).
+    """
+    check_pair(img0, img1)
+    tmap = time_map(t, img0.shape[0], like=img0)
+    x0, size = pad_to_multiple(img0, multiple)
+    x1, _ = pad_to_multiple(img1, multiple)
+    return x0, x1, tmap, size
+
+
 def backward_warp(img: Tensor, flow: Tensor) -> Tensor:
     """Sample ``img`` at ``p + flow(p)`` for every pixel p (backward warping).
 
