@@ -46,6 +46,14 @@ def train(cfg: DictConfig) -> dict[str, float]:
     datamodule: L.LightningDataModule = instantiate(cfg.data)
     loss = OmegaConf.to_container(cfg.loss, resolve=True) if cfg.get("loss") else None
     module: L.LightningModule = instantiate(cfg.model, loss=loss)
+    if cfg.get("init_from") and not cfg.get("ckpt_path"):
+        from framegen.checkpoints import read_checkpoint
+
+        arch, state, _ = read_checkpoint(cfg.init_from)
+        if arch != module.hparams["net"]:
+            raise ValueError(f"init_from {cfg.init_from} holds {arch}, but the config builds {module.hparams['net']}")
+        module.net.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
+        log.info("initialised the net from %s", cfg.init_from)
     callbacks = _instantiate_group(cfg.get("callbacks"))
     loggers = _instantiate_group(cfg.get("logger"))
     if not loggers:  # nothing to log the learning rate to

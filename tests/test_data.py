@@ -56,3 +56,26 @@ def test_datamodule_batches():
 def test_missing_image_folder_is_an_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="image folder not found"):
         SyntheticSource(image_dirs=[str(tmp_path / "nope")]).dataset("val")
+
+
+def test_mixed_source_draws_by_weight():
+    from torch.utils.data import Dataset
+
+    from framegen.data import MixedDataset
+
+    class Const(Dataset):
+        def __init__(self, v):
+            self.v = v
+
+        def __len__(self):
+            return 3
+
+        def __getitem__(self, i):
+            return self.v
+
+    torch.manual_seed(0)
+    mixed = MixedDataset([Const(0), Const(1)], [0.25, 0.75], length=2000)
+    share = sum(mixed[i] for i in range(2000)) / 2000
+    assert len(mixed) == 2000 and abs(share - 0.75) < 0.04
+    with pytest.raises(ValueError, match="empty but have a positive weight"):
+        MixedDataset([Const(0), []], [0.5, 0.5], length=4)

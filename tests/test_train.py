@@ -96,3 +96,18 @@ def test_ddp_two_cpu_processes(tmp_path):
     out = _run(["trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2", "debug=limit", "trainer.max_epochs=1",
                 *SMALL], tmp_path)
     assert "MEMBER: 2/2" in out and "distributed_backend=gloo" in out
+
+
+def test_init_from_weights(tmp_path, caplog):
+    from framegen.checkpoints import export_net
+    from framegen.models import build_net
+
+    arch = {"name": "flow", "hidden_dim": 16, "num_layers": 1, "dropout": 0.0, "scales": [8, 4, 2, 1], "refine_width": 16}
+    src = export_net(tmp_path / "init.pth", build_net(**arch), arch)
+    cfg = compose_train(["debug=fdr", "trainer=cpu", f"init_from={src}", *SMALL], tmp_path)
+    with caplog.at_level("INFO"):
+        train(cfg)
+    assert f"initialised the net from {src}" in caplog.text
+    bad = compose_train(["debug=fdr", "trainer=cpu", f"init_from={src}", "model=advanced"], tmp_path)
+    with pytest.raises(ValueError, match="but the config builds"):
+        train(bad)

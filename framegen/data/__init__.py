@@ -3,6 +3,7 @@
 from framegen.data.cache import CacheError, FrameCache
 from framegen.data.datamodule import InterpolationDataModule, Source
 from framegen.data.entries import VideoEntry
+from framegen.data.mixed import MixedDataset, MixedSource
 from framegen.data.sources import HFUCF101Source, UCF101Source, VideoFolderSource, VideoSource
 from framegen.data.synthetic import MotionConfig, SyntheticMotion, SyntheticSource, load_photos
 
@@ -11,6 +12,8 @@ __all__ = [
     "FrameCache",
     "HFUCF101Source",
     "InterpolationDataModule",
+    "MixedDataset",
+    "MixedSource",
     "MotionConfig",
     "Source",
     "SyntheticMotion",
