@@ -127,3 +127,13 @@ def test_benchmark_loading_errors(tmp_path):
         list(load_triplets("davis", tmp_path))
     with pytest.raises(ValueError, match="unknown benchmark"):
         list(load_triplets("vimeo", tmp_path))
+
+
+def test_your_own_triplets_in_any_known_layout(tmp_path):
+    for i in range(2):
+        d = tmp_path / "bench" / "mine" / f"t{i}"
+        d.mkdir(parents=True)
+        for f, img in zip(("im1.png", "im2.png", "im3.png"), pan_frames(3, (32, 40), seed=i, speed=2)):
+            cv2.imwrite(str(d / f), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+    summary = evaluate(_cfg(tmp_path, benchmark="mine", method="average", lpips=False))
+    assert summary["mine"]["average"]["n"] == 2

@@ -18,6 +18,9 @@ LAYOUTS = {
     "davis": ("frame10.png", "frame10i11.png", "frame11.png"),
 }
 BENCHMARKS = tuple(LAYOUTS)
+# layouts recognised in a folder of your own triplets (first, ground truth, last)
+KNOWN_LAYOUTS = (("frame_00.png", "frame_01_gt.png", "frame_02.png"), ("frame10.png", "frame10i11.png", "frame11.png"),
+                 ("im1.png", "im2.png", "im3.png"), ("0.png", "1.png", "2.png"))
 
 
 @dataclass(frozen=True)
@@ -37,21 +40,35 @@ def _read(path: Path) -> np.ndarray:
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
 
 
-def benchmark_ids(name: str, root: str | Path) -> list[str]:
-    if name not in LAYOUTS:
-        raise ValueError(f"unknown benchmark {name!r}; available: {', '.join(BENCHMARKS)}")
+def layout_of(name: str, root: str | Path) -> tuple[str, str, str]:
+    """The file names of a set: the standard sets' own, or the first known layout found in a folder of yours."""
+    if name in LAYOUTS:
+        return LAYOUTS[name]
     folder = Path(root) / name
-    if not folder.is_dir():
+    for sub in sorted(p for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []:
+        for layout in KNOWN_LAYOUTS:
+            if all((sub / f).is_file() for f in layout):
+                return layout
+    raise ValueError(
+        f"unknown benchmark {name!r}: not one of {', '.join(BENCHMARKS)}, and {folder} holds no triplet folders "
+        f"laid out as one of {[' / '.join(k) for k in KNOWN_LAYOUTS]}"
+    )
+
+
+def benchmark_ids(name: str, root: str | Path) -> list[str]:
+    folder = Path(root) / name
+    if name in LAYOUTS and not folder.is_dir():
         raise FileNotFoundError(f"benchmark folder not found: {folder} (set paths.benchmarks)")
-    first = LAYOUTS[name][0]
+    first = layout_of(name, root)[0]
     return sorted(p.name for p in folder.iterdir() if (p / first).is_file())
 
 
 def load_triplets(name: str, root: str | Path, *, limit: int | None = None) -> Iterator[Triplet]:
     """The triplets of one benchmark in sorted order (``limit``: only the first n, for quick runs)."""
     folder = Path(root) / name
+    layout = layout_of(name, root)
     for tid in benchmark_ids(name, root)[:limit]:
-        a, g, b = (folder / tid / f for f in LAYOUTS[name])
+        a, g, b = (folder / tid / f for f in layout)
         yield Triplet(tid, _read(a), _read(g), _read(b))
 
 
