@@ -321,3 +321,31 @@ def test_onnx_torchscript_and_export_parity(tmp_path, name):
     assert np.abs(ts(x0, x1, t).detach().numpy() - ref).max() < 1e-5
     prog = torch.export.load(str(export_program(net, tmp_path / "m.pt2", height=64, width=96)))
     assert np.abs(prog.module()(x0[:1], x1[:1], t[:1]).detach().numpy() - ref[:1]).max() < 1e-5
+
+
+def test_tiling_flow_scale_and_bf16_keep_sizes(ckpt):
+    net_interp = {
+        "tiled": Interpolator.from_checkpoint(str(ckpt), device="cpu", tile=48, tile_overlap=8),
+        "scaled": Interpolator.from_checkpoint(str(ckpt), device="cpu", scale=0.5),
+        "bf16": Interpolator.from_checkpoint(str(ckpt), device="cpu", precision="bf16"),
+        "fp32": Interpolator.from_checkpoint(str(ckpt), device="cpu"),
+    }
+    a, b = pan_frames(2, (70, 101), speed=2)
+    outs = {k: v.interpolate(a, b, 0.5) for k, v in net_interp.items()}
+    assert all(o.shape == (70, 101, 3) for o in outs.values())
+    assert np.abs(outs["bf16"].astype(int) - outs["fp32"]).mean() < 3  # bf16 stays close to fp32
+    with pytest.raises(ValueError, match="fp16 needs a CUDA device"):
+        Interpolator.from_checkpoint(str(ckpt), device="cpu", precision="fp16")
+
+
+def test_remove_duplicates_spreads_motion_over_real_changes(tmp_path, interp):
+    from framegen.inference.pipeline import SceneSettings
+
+    base = pan_frames(4, (40, 56), speed=3)
+    frames = [base[0], base[0], base[1], base[1], base[2], base[3]]  # animation-style held frames
+    src = write_video(tmp_path / "held.mkv", frames, codec="ffv1")
+    kept = interpolate_file(src, tmp_path / "kept.mp4", interp, job(factor=2))
+    assert kept["duplicates"] == 2 and kept["interpolated"] == 3
+    removed = interpolate_file(src, tmp_path / "removed.mp4", interp,
+                               job(factor=2, scenes=SceneSettings(remove_duplicates=True)))
+    assert removed["duplicates_removed"] == 2 and removed["frames_out"] == 12 and removed["interpolated"] > 3

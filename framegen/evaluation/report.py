@@ -77,10 +77,18 @@ def run_speed_benchmark(cfg: DictConfig) -> str:
     if cfg.get("threads"):
         torch.set_num_threads(int(cfg.threads))
     results = []
+    gpu = str(cfg.device).startswith("cuda")
     for name, net in _nets(cfg):
-        for h, w in cfg.sizes:
-            results.append(time_net(net, name, int(h), int(w), repeats=int(cfg.repeats), warmup=int(cfg.warmup),
-                                    device=cfg.device))
+        variants = [(name, net, torch.float32)]
+        if gpu:  # GPU rows: bf16 autocast, and bf16 with torch.compile (the framegen nets)
+            variants.append((f"{name} (bf16)", net, torch.bfloat16))
+            if not name.startswith("rife"):
+                variants.append((f"{name} (bf16, compile)", torch.compile(net.to(cfg.device).eval()), torch.bfloat16))
+        for label, model, dtype in variants:
+            for h, w in cfg.sizes:
+                results.append(time_net(model, label, int(h), int(w), repeats=int(cfg.repeats),
+                                        warmup=int(cfg.warmup) + (2 if "compile" in label else 0), device=cfg.device,
+                                        dtype=dtype))
     if "dis" in cfg.nets:
         from framegen.evaluation.methods import DISFlow
 

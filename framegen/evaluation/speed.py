@@ -77,6 +77,7 @@ def time_net(net: nn.Module, name: str, height: int, width: int, *, repeats: int
             if i >= warmup:
                 times.append((time.perf_counter() - start) * 1000)
     peak = torch.cuda.max_memory_allocated() / 2**20 if cuda else None
-    flops = count_flops(net, height, width, device=device)
-    return SpeedResult(name, height, width, count_parameters(net), flops / 1e9, statistics.median(times), min(times),
+    plain = getattr(net, "_orig_mod", net)  # count FLOPs on the eager module, not the compiled wrapper
+    flops = count_flops(plain, height, width, device=device)
+    return SpeedResult(name, height, width, count_parameters(plain), flops / 1e9, statistics.median(times), min(times),
                        repeats, peak)
