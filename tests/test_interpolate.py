@@ -349,3 +349,11 @@ def test_remove_duplicates_spreads_motion_over_real_changes(tmp_path, interp):
     removed = interpolate_file(src, tmp_path / "removed.mp4", interp,
                                job(factor=2, scenes=SceneSettings(remove_duplicates=True)))
     assert removed["duplicates_removed"] == 2 and removed["frames_out"] == 12 and removed["interpolated"] > 3
+
+
+def test_tta_averages_the_mirrored_pair(ckpt):
+    plain = Interpolator.from_checkpoint(str(ckpt), device="cpu")
+    tta = Interpolator.from_checkpoint(str(ckpt), device="cpu", tta=True)
+    a, b = (torch.rand(1, 3, 32, 48) for _ in range(2))
+    mirrored = plain(a.flip(-1), b.flip(-1), 0.5).flip(-1)
+    assert torch.allclose(tta(a, b, 0.5), (plain(a, b, 0.5) + mirrored) / 2, atol=1e-6)

@@ -70,7 +70,9 @@ def evaluate(cfg: DictConfig) -> dict:
             lpips = LPIPS("alex").to("cpu")
         except BackboneWeightsNotFound as err:
             log.warning("LPIPS column left empty: %s", err)
-    methods = [(name, build_method(name, ckpt=cfg.get("ckpt"), device=device)) for name in _as_list(cfg.method)]
+    methods = [(name + ("+tta" if name == "model" and cfg.get("tta") else ""),
+                build_method(name, ckpt=cfg.get("ckpt"), device=device, tta=bool(cfg.get("tta"))))
+               for name in _as_list(cfg.method)]
     summary: dict = {}
     rows = []
     n_gallery = int(cfg.get("gallery", 6))

@@ -146,18 +146,18 @@ class RifePeer:
 
 
 class NetMethod:
-    """A framegen net (from a checkpoint) on the evaluation interface."""
+    """A framegen net (from a checkpoint) on the evaluation interface, through the inference Interpolator."""
 
-    def __init__(self, net: torch.nn.Module, *, name: str = "model", device: str = "cpu") -> None:
-        self.net, self.name, self.device = net.to(device).eval(), name, device
+    def __init__(self, net: torch.nn.Module, *, name: str = "model", device: str = "cpu", tta: bool = False) -> None:
+        from framegen.inference.interpolator import Interpolator
 
-    @torch.inference_mode()
+        self.interp, self.name = Interpolator(net, device=device, batch_size=1, tta=tta), name
+
     def __call__(self, img0: np.ndarray, img1: np.ndarray, t: float = 0.5) -> torch.Tensor:
-        out = self.net(to_tensor(img0).to(self.device), to_tensor(img1).to(self.device), t)
-        return out.frame.float().cpu()
+        return self.interp(to_tensor(img0), to_tensor(img1), t)
 
 
-def build_method(name: str, *, ckpt: str | None = None, device: str = "cpu"):
+def build_method(name: str, *, ckpt: str | None = None, device: str = "cpu", tta: bool = False):
     """The method called ``name`` ('model' needs ``ckpt`` or the shipped default model)."""
     if name == "repeat":
         return Repeat()
@@ -173,5 +173,5 @@ def build_method(name: str, *, ckpt: str | None = None, device: str = "cpu"):
         from framegen.checkpoints import load_net, resolve_checkpoint
 
         net, _ = load_net(resolve_checkpoint(ckpt), map_location=device)
-        return NetMethod(net, device=device)
+        return NetMethod(net, device=device, tta=tta)
     raise ValueError(f"unknown method {name!r}; available: model, rife, {', '.join(BASELINES)}")

@@ -51,7 +51,7 @@ def run(cfg: DictConfig) -> dict:
     dst = Path(cfg.output).expanduser() if cfg.output else default_output(src, cfg)
     interpolator = Interpolator.from_checkpoint(cfg.ckpt, device=cfg.device, precision=cfg.precision, scale=cfg.scale,
                                                 tile=cfg.tile, tile_overlap=cfg.tile_overlap,
-                                                batch_size=cfg.batch_size, compile=cfg.compile)
+                                                batch_size=cfg.batch_size, compile=cfg.compile, tta=cfg.tta)
     job = Job(factor=cfg.factor, fps=cfg.fps, input_fps=cfg.input_fps, overwrite=cfg.overwrite, progress=cfg.progress,
               scenes=SceneSettings(**cfg.scenes), encode=EncodeSettings(**cfg.encode))
     if cfg.mode == "test":

@@ -52,10 +52,12 @@ class Interpolator:
             so any size fits a memory budget; None processes whole frames.
         batch_size: pairs per forward pass.
         compile: ``torch.compile`` the net.
+        tta: test-time augmentation: also run the horizontally mirrored pair and average (2x the cost).
     """
 
     def __init__(self, net: nn.Module, *, device: str = "auto", precision: str = "fp32", scale: float = 1.0,
-                 tile: int | None = None, tile_overlap: int = 64, batch_size: int = 4, compile: bool = False) -> None:
+                 tile: int | None = None, tile_overlap: int = 64, batch_size: int = 4, compile: bool = False,
+                 tta: bool = False) -> None:
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {sorted(PRECISIONS)}, got {precision!r}")
         self.device = pick_device(device)
@@ -70,6 +72,7 @@ class Interpolator:
         self.run_net = torch.compile(self.net) if compile else self.net
         self.precision, self.scale = precision, scale
         self.tile, self.tile_overlap, self.batch_size = tile, tile_overlap, max(1, int(batch_size))
+        self.tta = tta
 
     @classmethod
     def from_checkpoint(cls, ckpt: str | None = None, **kwargs) -> Interpolator:
@@ -130,8 +133,11 @@ class Interpolator:
             x0 = img0[s:s + self.batch_size].to(self.device, torch.float32)
             x1 = img1[s:s + self.batch_size].to(self.device, torch.float32)
             tt = t[s:s + self.batch_size].to(self.device)
+            run = self._tiled if self.tile else self._forward
             with self._autocast():
-                y = self._tiled(x0, x1, tt) if self.tile else self._forward(x0, x1, tt)
+                y = run(x0, x1, tt)
+                if self.tta:
+                    y = (y.float() + run(x0.flip(-1), x1.flip(-1), tt).float().flip(-1)) / 2
             outs.append(y.float().clamp(0, 1).cpu())
         return torch.cat(outs)
 
