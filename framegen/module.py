@@ -61,11 +61,12 @@ class InterpolationModule(L.LightningModule):
         self.optimizer_cfg = {"lr": 3e-4, "weight_decay": 1e-4, "betas": (0.9, 0.999), **(optimizer or {})}
         self.scheduler_cfg = {"warmup_steps": 500, "min_lr_ratio": 0.01, **(scheduler or {})}
         self.image_log_every_n_steps = image_log_every_n_steps
-        self._run_net = self.net
+        # What forward runs: the net, or its compiled wrapper. Kept out of the module tree (set through __dict__),
+        # so checkpoints hold the net's weights once, under "net.".
+        self.__dict__["_run_net"] = self.net
 
     def setup(self, stage: str) -> None:
         if self.hparams.compile and self._run_net is self.net:
-            # Kept out of the module tree, so checkpoints hold the plain net's keys.
             self.__dict__["_run_net"] = torch.compile(self.net)
 
     def forward(self, img0: torch.Tensor, img1: torch.Tensor, t: torch.Tensor | float) -> InterpolationOutput:
@@ -132,6 +133,9 @@ class InterpolationModule(L.LightningModule):
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         prefixes = tuple(self._frozen_prefixes())
         state = checkpoint["state_dict"]
+        # checkpoints written before 0.1.0's fix held a second copy of the net under "_run_net."
+        for key in [k for k in state if k.startswith("_run_net.")]:
+            del state[key]
         for key, value in self.state_dict().items():
             if key.startswith(prefixes):
                 state.setdefault(key, value)

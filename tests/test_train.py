@@ -111,3 +111,17 @@ def test_init_from_weights(tmp_path, caplog):
     bad = compose_train(["debug=fdr", "trainer=cpu", f"init_from={src}", "model=advanced"], tmp_path)
     with pytest.raises(ValueError, match="but the config builds"):
         train(bad)
+
+
+def test_checkpoints_hold_the_net_once_and_legacy_duplicates_load(tmp_path):
+    cfg = compose_train(["trainer=cpu", "logger=csv", "trainer.max_steps=2", "callbacks.last_checkpoint.every_n_train_steps=1",
+                         *SMALL], tmp_path)
+    train(cfg)
+    ckpt = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=False)
+    keys = list(ckpt["state_dict"])
+    assert keys and all(k.startswith("net.") for k in keys)  # no second copy, no frozen LPIPS weights
+    legacy = dict(ckpt)
+    legacy["state_dict"] = {**ckpt["state_dict"], **{"_run_net." + k[4:]: v for k, v in ckpt["state_dict"].items()}}
+    torch.save(legacy, tmp_path / "legacy.ckpt")
+    module = InterpolationModule.load_from_checkpoint(tmp_path / "legacy.ckpt")
+    assert torch.equal(module.net.state_dict()["blocks.0.stem.0.0.weight"], ckpt["state_dict"]["net.blocks.0.stem.0.0.weight"])
