@@ -357,3 +357,11 @@ def test_tta_averages_the_mirrored_pair(ckpt):
     a, b = (torch.rand(1, 3, 32, 48) for _ in range(2))
     mirrored = plain(a.flip(-1), b.flip(-1), 0.5).flip(-1)
     assert torch.allclose(tta(a, b, 0.5), (plain(a, b, 0.5) + mirrored) / 2, atol=1e-6)
+
+
+def test_main_job_without_arguments_runs_twice(tmp_path, ckpt):
+    for _ in range(2):
+        p = _cli([f"ckpt={ckpt}", "progress=false"], tmp_path)
+        out, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err[-2000:]
+    assert (tmp_path / "outputs" / "sample_2x.mp4").is_file() and "96 frames out" in out

@@ -52,7 +52,9 @@ def run(cfg: DictConfig) -> dict:
     interpolator = Interpolator.from_checkpoint(cfg.ckpt, device=cfg.device, precision=cfg.precision, scale=cfg.scale,
                                                 tile=cfg.tile, tile_overlap=cfg.tile_overlap,
                                                 batch_size=cfg.batch_size, compile=cfg.compile, tta=cfg.tta)
-    job = Job(factor=cfg.factor, fps=cfg.fps, input_fps=cfg.input_fps, overwrite=cfg.overwrite, progress=cfg.progress,
+    # the sample run replaces its own earlier result; anything else needs overwrite=true
+    overwrite = cfg.overwrite or (cfg.input is None and cfg.output is None)
+    job = Job(factor=cfg.factor, fps=cfg.fps, input_fps=cfg.input_fps, overwrite=overwrite, progress=cfg.progress,
               scenes=SceneSettings(**cfg.scenes), encode=EncodeSettings(**cfg.encode))
     if cfg.mode == "test":
         result = run_test_mode(src, dst, interpolator, job, comparison_frames=cfg.test.comparison_frames,
