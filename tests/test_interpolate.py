@@ -365,3 +365,22 @@ def test_main_job_without_arguments_runs_twice(tmp_path, ckpt):
         out, err = p.communicate(timeout=300)
         assert p.returncode == 0, err[-2000:]
     assert (tmp_path / "outputs" / "sample_2x.mp4").is_file() and "96 frames out" in out
+
+
+def test_subtitles_are_copied(tmp_path, interp):
+    import subprocess as sp
+
+    import imageio_ffmpeg
+
+    video = make_sample_clip(tmp_path / "v.mp4", seconds=1.0, size=(48, 64))
+    (tmp_path / "s.srt").write_text("1\n00:00:00,100 --> 00:00:00,900\nhello\n")
+    src = tmp_path / "with_subs.mkv"
+    sp.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", str(video), "-i", str(tmp_path / "s.srt"),
+            "-map", "0", "-map", "1", "-c", "copy", "-c:s", "srt", str(src)], check=True)
+    out = tmp_path / "out.mkv"
+    interpolate_file(src, out, interp, job(factor=2))
+    with av.open(str(out)) as c:
+        assert sorted(s.type for s in c.streams) == ["audio", "subtitle", "video"]
+        sub = c.streams.subtitles[0]
+        packets = [p for p in c.demux(sub) if p.pts is not None]
+        assert len(packets) == 1 and float(packets[0].pts * sub.time_base) == pytest.approx(0.1, abs=0.01)

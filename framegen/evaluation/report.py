@@ -48,11 +48,11 @@ def _nets(cfg: DictConfig) -> list[tuple[str, nn.Module]]:
 
 
 def speed_table(results: list[SpeedResult], reference: str | None = None) -> str:
-    gpu = any(r.peak_mem_mb is not None for r in results)
+    mem = any(r.peak_mem_mb is not None for r in results)
     ref = {(r.height, r.width): r.ms_median for r in results if r.name == reference}
     head = "| method | params | size (WxH) | GFLOPs | ms / frame (median) | min ms |"
     head += f" vs {reference} |" if ref else ""
-    head += " peak MB |" if gpu else ""
+    head += " peak MB |" if mem else ""
     lines = [head, "|" + " --- |" * (head.count("|") - 1)]
     for r in results:
         gf = "-" if math.isnan(r.gflops) else f"{r.gflops:.1f}"
@@ -60,7 +60,7 @@ def speed_table(results: list[SpeedResult], reference: str | None = None) -> str
         row = f"| {r.name} | {params} | {r.width}x{r.height} | {gf} | {r.ms_median:.1f} | {r.ms_min:.1f} |"
         if ref:
             row += f" {r.ms_median / ref[(r.height, r.width)]:.2f}x |"
-        if gpu:
+        if mem:
             row += f" {r.peak_mem_mb:.0f} |" if r.peak_mem_mb is not None else " - |"
         lines.append(row)
     return "\n".join(lines)
@@ -100,7 +100,9 @@ def run_speed_benchmark(cfg: DictConfig) -> str:
     text = "\n".join([
         "# Speed per interpolated frame", "",
         _header(cfg, f"Batch 1, fp32, one frame per call; median of {cfg.repeats} runs after {cfg.warmup} warm-up runs. "
-                     "FLOPs from torch.utils.flop_counter (a multiply-add counts 2). DIS runs on OpenCV's own threads."),
+                     "FLOPs from torch.utils.flop_counter (a multiply-add counts 2). DIS runs on OpenCV's own threads. "
+                     "Peak MB on the CPU: the process's peak resident memory during that row's runs (Linux high-water "
+                     "mark, reset before each row; it includes the weights and the runtime, about 0.5-1 GB)."),
         "", speed_table(results, reference), "",
     ])
     if cfg.get("output"):

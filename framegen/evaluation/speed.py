@@ -23,7 +23,30 @@ class SpeedResult:
     ms_median: float
     ms_min: float
     repeats: int
+    # CUDA: peak allocated by torch; CPU: the process's peak resident memory during the runs (weights and runtime
+    # included), from Linux's resettable high-water mark
     peak_mem_mb: float | None
+
+
+def _reset_peak_rss() -> bool:
+    """Reset this process's resident-memory high-water mark (Linux: /proc/self/clear_refs); False elsewhere."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def _peak_rss_mb() -> float | None:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
 
 
 def count_flops(net: nn.Module, height: int, width: int, *, device: str = "cpu") -> float:
@@ -59,6 +82,7 @@ def time_net(net: nn.Module, name: str, height: int, width: int, *, repeats: int
     x1 = torch.rand(1, 3, height, width, generator=g).to(device)
     cuda = device.startswith("cuda")
     times = []
+    tracked = not cuda and _reset_peak_rss()
     autocast = torch.autocast(device_type="cuda", dtype=dtype) if cuda and dtype != torch.float32 else None
     with torch.inference_mode():
         if cuda:
@@ -76,7 +100,7 @@ def time_net(net: nn.Module, name: str, height: int, width: int, *, repeats: int
                 torch.cuda.synchronize()
             if i >= warmup:
                 times.append((time.perf_counter() - start) * 1000)
-    peak = torch.cuda.max_memory_allocated() / 2**20 if cuda else None
+    peak = torch.cuda.max_memory_allocated() / 2**20 if cuda else (_peak_rss_mb() if tracked else None)
     plain = getattr(net, "_orig_mod", net)  # count FLOPs on the eager module, not the compiled wrapper
     flops = count_flops(plain, height, width, device=device)
     return SpeedResult(name, height, width, count_parameters(plain), flops / 1e9, statistics.median(times), min(times),
