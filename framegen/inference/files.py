@@ -17,7 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from framegen.data.video import IMAGE_SUFFIXES, VIDEO_SUFFIXES, frame_files, is_frame_folder
+from framegen.data.video import VIDEO_SUFFIXES, frame_files, is_frame_folder
 from framegen.inference.interpolator import Interpolator
 from framegen.inference.pipeline import SceneSettings, run_pipeline
 from framegen.inference.schedule import output_count, output_rate, parse_rate
@@ -178,4 +178,4 @@ def is_video_folder(path: Path) -> bool:
         p.suffix.lower() in VIDEO_SUFFIXES for p in path.iterdir())
 
 
-__all__ = ["EncodeSettings", "Job", "interpolate_file", "interpolate_folder", "is_video_folder", "IMAGE_SUFFIXES"]
+__all__ = ["EncodeSettings", "Job", "interpolate_file", "interpolate_folder", "is_video_folder"]
