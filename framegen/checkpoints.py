@@ -100,3 +100,12 @@ def load_net(path: str | os.PathLike, *, map_location: str | torch.device = "cpu
         raise CheckpointError(f"{path}: weights do not match the {name!r} architecture it names: {err}") from None
     info = {**info, "arch": arch}
     return net.to(map_location).eval(), info
+
+
+def ship_weights(src: str | os.PathLike, dst: str | os.PathLike = DEFAULT_WEIGHTS, **info: Any) -> Path:
+    """Release step of a model: any framegen checkpoint of ``src`` re-written as fp16 weights at ``dst``, with its
+    metrics, step and epoch kept and ``info`` (recipe, hardware, note...) added. Returns ``dst``."""
+    net, meta = load_net(src)
+    kept = {k: meta[k] for k in ("global_step", "epoch") if meta.get(k) is not None}
+    return export_net(dst, net, meta["arch"], metrics=meta.get("metrics"), half=True, **kept, **info)
+

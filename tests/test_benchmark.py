@@ -50,3 +50,17 @@ def test_realtime_and_curves_suites(tmp_path):
     (tmp_path / "m.csv").write_text("epoch,step,train/loss,val/psnr\n0,1,0.5,\n0,2,0.4,\n0,2,,20.5\n")
     out = run_benchmark(_cfg(suite="curves", metrics=[str(tmp_path / "m.csv")], plot=str(tmp_path / "c.png")))
     assert cv2.imread(out) is not None
+    (tmp_path / "m2.csv").write_text("epoch,step,train/loss,val/psnr\n0,1,0.3,\n0,1,,21.0\n")
+    out = run_benchmark(_cfg(suite="curves", metrics=[[str(tmp_path / "m.csv")], str(tmp_path / "m2.csv")],
+                             labels=["stage 1", "stage 2"], chain=True, plot=str(tmp_path / "c2.png")))
+    assert cv2.imread(out) is not None
+
+
+def test_methods_are_timed_interleaved_in_a_rotating_order():
+    from framegen.evaluation.speed import time_interleaved
+
+    calls = []
+    runners = {name: (lambda name=name: calls.append(name)) for name in "abc"}
+    times = time_interleaved(runners, repeats=3, warmup=1)
+    assert calls == list("abc") + list("abc") + list("bca") + list("cab")
+    assert {k: len(v) for k, v in times.items()} == {"a": 3, "b": 3, "c": 3}

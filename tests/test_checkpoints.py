@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from framegen.checkpoints import CheckpointError, export_net, load_net, read_checkpoint
+from framegen.checkpoints import CheckpointError, export_net, load_net, read_checkpoint, ship_weights
 from framegen.models import build_net
 from framegen.module import InterpolationModule
 
@@ -28,6 +28,16 @@ def test_fp16_export_is_smaller_and_close(tmp_path):
     x = torch.rand(1, 3, 32, 32)
     with torch.no_grad():
         assert (loaded(x, x, 0.5).frame - net(x, x, 0.5).frame).abs().max() < 1e-2
+
+
+def test_ship_weights_keeps_metrics_and_adds_info(tmp_path):
+    net = build_net(**ARCH).eval()
+    src = export_net(tmp_path / "best_model.pth", net, ARCH, metrics={"val/psnr": 31.5}, global_step=700)
+    out = ship_weights(src, tmp_path / "default.pth", recipe="conf/experiment/x.yaml", hardware="cpu")
+    arch, state, info = read_checkpoint(out)
+    assert arch == ARCH and all(v.dtype == torch.float16 for v in state.values() if v.is_floating_point())
+    assert info["metrics"] == {"val/psnr": 31.5} and info["global_step"] == 700 and info["recipe"].endswith("x.yaml")
+    assert src.is_file() and src.stat().st_size > out.stat().st_size
 
 
 def test_lightning_checkpoint_is_readable(tmp_path):

@@ -67,13 +67,12 @@ def quality_vs_speed(quality_json: str | Path | list, speed_json: str | Path, ou
     return _save(fig, out_png)
 
 
-def training_curves(metrics_csvs: list, out_png: str | Path) -> Path:
-    """Training loss and validation PSNR against step, from Lightning CSVLogger files (curves joined in order)."""
+def _read_curves(paths: list) -> tuple[dict[int, float], dict[int, float]]:
+    """(training loss by step, val PSNR by step) of one run logged to one or more CSVLogger files (later files win)."""
     import csv
 
-    plt = _pyplot()
     train, val = {}, {}
-    for path in metrics_csvs:
+    for path in paths:
         with open(path) as f:
             for row in csv.DictReader(f):
                 step = int(row["step"])
@@ -81,21 +80,44 @@ def training_curves(metrics_csvs: list, out_png: str | Path) -> Path:
                     train[step] = float(row["train/loss"])
                 if row.get("val/psnr"):
                     val[step] = float(row["val/psnr"])
+    return train, val
+
+
+def training_curves(runs: list, out_png: str | Path, *, labels: list[str] | None = None, chain: bool = False) -> Path:
+    """Training loss and validation PSNR against step from Lightning CSVLogger files.
+
+    Each entry of ``runs`` is one run: a metrics.csv, or a list of them joined in order (a resumed run). ``chain``
+    draws each run after the previous one's last step (stages of one recipe); otherwise runs share the step axis.
+    """
+    plt = _pyplot()
+    if labels is not None and len(labels) != len(runs):
+        raise ValueError(f"{len(labels)} labels for {len(runs)} runs")
     fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.8), dpi=110)
-    steps = sorted(train)
-    if steps:
-        window = max(1, len(steps) // 50)
-        smooth = [sum(train[s] for s in steps[max(0, i - window):i + 1]) / len(steps[max(0, i - window):i + 1])
-                  for i in range(len(steps))]
-        a.plot(steps, [train[s] for s in steps], alpha=0.3, lw=0.8)
-        a.plot(steps, smooth, lw=1.5)
+    offset = 0
+    for i, run in enumerate(runs):
+        paths = [run] if isinstance(run, (str, Path)) else list(run)
+        train, val = _read_curves(paths)
+        label = labels[i] if labels else Path(paths[0]).parent.name
+        steps = sorted(train)
+        if steps:
+            window = max(1, len(steps) // 50)
+            smooth = [sum(train[s] for s in steps[max(0, j - window):j + 1]) / len(steps[max(0, j - window):j + 1])
+                      for j in range(len(steps))]
+            xs = [offset + s for s in steps]
+            line, = a.plot(xs, smooth, lw=1.5, label=label)
+            a.plot(xs, [train[s] for s in steps], alpha=0.25, lw=0.8, color=line.get_color())
+        vs = sorted(val)
+        b.plot([offset + s for s in vs], [val[s] for s in vs], marker="o", ms=3, label=label)
+        if chain:
+            offset += max(steps + vs, default=0)
     a.set_xlabel("step")
     a.set_ylabel("training loss (Charbonnier)")
     a.set_yscale("log")
     a.grid(alpha=0.3)
-    vs = sorted(val)
-    b.plot(vs, [val[s] for s in vs], marker="o", ms=3)
     b.set_xlabel("step")
     b.set_ylabel("val/psnr (dB, synthetic validation set)")
     b.grid(alpha=0.3)
+    if len(runs) > 1:
+        a.legend(fontsize=8)
+        b.legend(fontsize=8)
     return _save(fig, out_png)

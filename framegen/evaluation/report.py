@@ -13,7 +13,7 @@ import torch
 from omegaconf import DictConfig
 from torch import nn
 
-from framegen.evaluation.speed import SpeedResult, time_callable, time_net
+from framegen.evaluation.speed import SpeedResult, array_runner, net_runner, peak_memory_mb, summarize, time_interleaved
 from framegen.models import build_net
 
 
@@ -73,36 +73,46 @@ def _header(cfg: DictConfig, what: str) -> str:
 
 
 def run_speed_benchmark(cfg: DictConfig) -> str:
-    """Time every method of ``cfg.nets`` (framegen nets, 'default', 'rife', 'dis') at every size."""
+    """Time every method of ``cfg.nets`` (framegen nets, 'default', 'rife', 'dis') at every size, interleaved per size
+    (speed.time_interleaved) so that the ratios between methods hold under a drifting machine."""
     if cfg.get("threads"):
         torch.set_num_threads(int(cfg.threads))
-    results = []
     gpu = str(cfg.device).startswith("cuda")
+    variants: list[tuple[str, nn.Module | None, torch.dtype]] = []
     for name, net in _nets(cfg):
-        variants = [(name, net, torch.float32)]
+        variants.append((name, net, torch.float32))
         if gpu:  # GPU rows: bf16 autocast, and bf16 with torch.compile (the framegen nets)
             variants.append((f"{name} (bf16)", net, torch.bfloat16))
             if not name.startswith("rife"):
                 variants.append((f"{name} (bf16, compile)", torch.compile(net.to(cfg.device).eval()), torch.bfloat16))
-        for label, model, dtype in variants:
-            for h, w in cfg.sizes:
-                results.append(time_net(model, label, int(h), int(w), repeats=int(cfg.repeats),
-                                        warmup=int(cfg.warmup) + (2 if "compile" in label else 0), device=cfg.device,
-                                        dtype=dtype))
+    dis = None
     if "dis" in cfg.nets:
         from framegen.evaluation.methods import DISFlow
 
         dis = DISFlow()
-        for h, w in cfg.sizes:
-            results.append(time_callable(lambda a, b: dis(a, b, 0.5), "dis (OpenCV)", int(h), int(w),
-                                         repeats=int(cfg.repeats), warmup=int(cfg.warmup)))
+        variants.append(("dis (OpenCV)", None, torch.float32))
+    rows: dict[tuple[str, int, int], SpeedResult] = {}
+    for h, w in ((int(h), int(w)) for h, w in cfg.sizes):
+        runners = {label: (net_runner(model, h, w, device=cfg.device, dtype=dtype) if model is not None
+                           else array_runner(lambda a, b: dis(a, b, 0.5), h, w))
+                   for label, model, dtype in variants}
+        # torch.compile needs its first calls to compile: two more warm-up calls for every method keep it fair
+        warmup = int(cfg.warmup) + (2 if any("compile" in label for label in runners) else 0)
+        times = time_interleaved(runners, repeats=int(cfg.repeats), warmup=warmup)
+        for label, model, _ in variants:
+            device = cfg.device if model is not None else "cpu"
+            peak = peak_memory_mb(runners[label], device=device) if model is not None else None
+            rows[label, h, w] = summarize(label, h, w, times[label], net=model, device=device, peak_mem_mb=peak)
+    results = [rows[label, int(h), int(w)] for label, _, _ in variants for h, w in cfg.sizes]
     reference = "rife 4.25" if "rife" in cfg.nets else None
     text = "\n".join([
         "# Speed per interpolated frame", "",
-        _header(cfg, f"Batch 1, fp32, one frame per call; median of {cfg.repeats} runs after {cfg.warmup} warm-up runs. "
-                     "FLOPs from torch.utils.flop_counter (a multiply-add counts 2). DIS runs on OpenCV's own threads. "
-                     "Peak MB on the CPU: the process's peak resident memory during that row's runs (Linux high-water "
-                     "mark, reset before each row; it includes the weights and the runtime, about 0.5-1 GB)."),
+        _header(cfg, f"Batch 1, fp32, one frame per call. At each size the methods are timed interleaved: "
+                     f"{cfg.warmup} warm-up calls each, then {cfg.repeats} rounds that call every method once in a "
+                     "rotating order; the table gives each method's median and fastest call. FLOPs from "
+                     "torch.utils.flop_counter (a multiply-add counts 2). DIS runs on OpenCV's own threads. Peak MB on "
+                     "the CPU: the process's peak resident memory during one call (Linux high-water mark, reset "
+                     "before it; it includes the weights and the runtime, about 0.5-1 GB)."),
         "", speed_table(results, reference), "",
     ])
     if cfg.get("output"):
@@ -123,7 +133,9 @@ def run_benchmark(cfg: DictConfig) -> str:
     if cfg.suite == "curves":
         from framegen.evaluation.plot import training_curves
 
-        return str(training_curves(list(cfg.metrics), cfg.plot))
+        runs = [r if isinstance(r, str) else list(r) for r in cfg.metrics]
+        labels = list(cfg.labels) if cfg.get("labels") else None
+        return str(training_curves(runs, cfg.plot, labels=labels, chain=bool(cfg.get("chain"))))
     if cfg.suite == "plot":
         from framegen.evaluation.plot import quality_vs_speed
 

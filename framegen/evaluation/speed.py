@@ -1,9 +1,15 @@
-"""Speed of a net: parameters, FLOPs and milliseconds per interpolated frame (median after warm-up)."""
+"""Speed of a net: parameters, FLOPs and milliseconds per interpolated frame (median after warm-up).
+
+Methods compared in one table are timed *interleaved*: after every method's warm-up, each round runs every method
+once (the order rotates from round to round), so slow drifts of the machine (other processes, thermal or frequency
+changes, allocator state) fall on all methods alike and their ratios stay steady.
+"""
 
 from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -11,6 +17,8 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from framegen.models import count_parameters
+
+Runner = Callable[[], object]
 
 
 @dataclass
@@ -23,7 +31,7 @@ class SpeedResult:
     ms_median: float
     ms_min: float
     repeats: int
-    # CUDA: peak allocated by torch; CPU: the process's peak resident memory during the runs (weights and runtime
+    # CUDA: peak allocated by torch; CPU: the process's peak resident memory during one call (weights and runtime
     # included), from Linux's resettable high-water mark
     peak_mem_mb: float | None
 
@@ -57,51 +65,81 @@ def count_flops(net: nn.Module, height: int, width: int, *, device: str = "cpu")
     return float(counter.get_total_flops())
 
 
-def time_callable(fn, name: str, height: int, width: int, *, repeats: int = 5, warmup: int = 2,
-                  params: int = 0, gflops: float = float("nan")) -> SpeedResult:
-    """Median wall time of ``fn(img0, img1)`` on random (H, W, 3) uint8 frames (CPU methods such as DIS)."""
-    import numpy as np
-
-    rng = np.random.default_rng(0)
-    a, b = (rng.integers(0, 256, (height, width, 3), dtype=np.uint8) for _ in range(2))
-    times = []
-    for i in range(warmup + repeats):
-        start = time.perf_counter()
-        fn(a, b)
-        if i >= warmup:
-            times.append((time.perf_counter() - start) * 1000)
-    return SpeedResult(name, height, width, params, gflops, statistics.median(times), min(times), repeats, None)
-
-
-def time_net(net: nn.Module, name: str, height: int, width: int, *, repeats: int = 5, warmup: int = 2,
-             device: str = "cpu", dtype: torch.dtype = torch.float32) -> SpeedResult:
-    """Median wall time of ``net(img0, img1, 0.5)`` at batch 1, excluding ``warmup`` runs."""
+def net_runner(net: nn.Module, height: int, width: int, *, device: str = "cpu",
+               dtype: torch.dtype = torch.float32) -> Runner:
+    """One call of ``net(img0, img1, 0.5)`` at batch 1 on fixed random (1, 3, H, W) frames, synchronised on CUDA."""
     net = net.to(device).eval()
     g = torch.Generator().manual_seed(0)
     x0 = torch.rand(1, 3, height, width, generator=g).to(device)
     x1 = torch.rand(1, 3, height, width, generator=g).to(device)
     cuda = device.startswith("cuda")
-    times = []
-    tracked = not cuda and _reset_peak_rss()
-    autocast = torch.autocast(device_type="cuda", dtype=dtype) if cuda and dtype != torch.float32 else None
-    with torch.inference_mode():
+
+    def run():
+        with torch.inference_mode(), torch.autocast(device_type="cuda", dtype=dtype,
+                                                    enabled=cuda and dtype != torch.float32):
+            out = net(x0, x1, 0.5)
         if cuda:
-            torch.cuda.reset_peak_memory_stats()
-        for i in range(warmup + repeats):
-            if cuda:
-                torch.cuda.synchronize()
+            torch.cuda.synchronize()
+        return out
+
+    return run
+
+
+def array_runner(fn: Callable, height: int, width: int) -> Runner:
+    """One call of ``fn(img0, img1)`` on fixed random (H, W, 3) uint8 frames (CPU methods such as DIS)."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    a, b = (rng.integers(0, 256, (height, width, 3), dtype=np.uint8) for _ in range(2))
+    return lambda: fn(a, b)
+
+
+def time_interleaved(runners: dict[str, Runner], *, repeats: int = 5, warmup: int = 2) -> dict[str, list[float]]:
+    """Milliseconds of each runner's calls: ``warmup`` untimed calls each, then ``repeats`` rounds in which every
+    runner is called once, the order rotating by one each round."""
+    if repeats < 1:
+        raise ValueError(f"repeats must be >= 1, got {repeats}")
+    names = list(runners)
+    for name in names:
+        for _ in range(warmup):
+            runners[name]()
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for r in range(repeats):
+        k = r % len(names)
+        for name in names[k:] + names[:k]:
             start = time.perf_counter()
-            if autocast is not None:
-                with autocast:
-                    net(x0, x1, 0.5)
-            else:
-                net(x0, x1, 0.5)
-            if cuda:
-                torch.cuda.synchronize()
-            if i >= warmup:
-                times.append((time.perf_counter() - start) * 1000)
-    peak = torch.cuda.max_memory_allocated() / 2**20 if cuda else (_peak_rss_mb() if tracked else None)
-    plain = getattr(net, "_orig_mod", net)  # count FLOPs on the eager module, not the compiled wrapper
-    flops = count_flops(plain, height, width, device=device)
-    return SpeedResult(name, height, width, count_parameters(plain), flops / 1e9, statistics.median(times), min(times),
-                       repeats, peak)
+            runners[name]()
+            times[name].append((time.perf_counter() - start) * 1000)
+    return times
+
+
+def peak_memory_mb(run: Runner, *, device: str = "cpu") -> float | None:
+    """Peak memory of one call: torch's peak allocation on CUDA, the process's resident high-water mark on the CPU
+    (None where it cannot be reset)."""
+    if device.startswith("cuda"):
+        torch.cuda.reset_peak_memory_stats()
+        run()
+        return torch.cuda.max_memory_allocated() / 2**20
+    if not _reset_peak_rss():
+        return None
+    run()
+    return _peak_rss_mb()
+
+
+def summarize(name: str, height: int, width: int, times: list[float], *, net: nn.Module | None = None,
+              device: str = "cpu", peak_mem_mb: float | None = None) -> SpeedResult:
+    """A table row from the timings of one method at one size; params and FLOPs are counted on ``net`` if given."""
+    params, gflops = 0, float("nan")
+    if net is not None:
+        plain = getattr(net, "_orig_mod", net)  # count on the eager module, not a compiled wrapper
+        params, gflops = count_parameters(plain), count_flops(plain, height, width, device=device) / 1e9
+    return SpeedResult(name, height, width, params, gflops, statistics.median(times), min(times), len(times),
+                       peak_mem_mb)
+
+
+def time_net(net: nn.Module, name: str, height: int, width: int, *, repeats: int = 5, warmup: int = 2,
+             device: str = "cpu", dtype: torch.dtype = torch.float32) -> SpeedResult:
+    """Median wall time of ``net(img0, img1, 0.5)`` at batch 1 (one net alone), excluding ``warmup`` runs."""
+    run = net_runner(net, height, width, device=device, dtype=dtype)
+    times = time_interleaved({name: run}, repeats=repeats, warmup=warmup)[name]
+    return summarize(name, height, width, times, net=net, device=device, peak_mem_mb=peak_memory_mb(run, device=device))
