@@ -114,7 +114,7 @@ class InterpolationModule(L.LightningModule):
                                 betas=tuple(cfg["betas"]))
         total = int(self.trainer.estimated_stepping_batches)
         sch = self.scheduler_cfg
-        lam = lambda step: warmup_cosine(step, warmup_steps=int(sch["warmup_steps"]), total_steps=total,  # noqa: E731
+        lam = lambda step: warmup_cosine(step, warmup_steps=int(sch["warmup_steps"]), total_steps=total,
                                          min_lr_ratio=float(sch["min_lr_ratio"]))
         scheduler = torch.optim.lr_scheduler.LambdaLR(opt, lam)
         return {"optimizer": opt, "lr_scheduler": {"scheduler": scheduler, "interval": "step", "name": "lr"}}

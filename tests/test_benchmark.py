@@ -3,9 +3,9 @@
 import json
 
 import cv2
+from fake_videos import pan_frames, write_video
 from omegaconf import OmegaConf
 
-from fake_videos import pan_frames, write_video
 from framegen.checkpoints import export_net
 from framegen.evaluation.report import run_benchmark
 from framegen.models import build_net

@@ -1,10 +1,10 @@
 """Every option of every config group composes and instantiates."""
 
 import pytest
+from conftest import CONF, compose_train
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from conftest import CONF, compose_train
 from framegen.train import _instantiate_group
 
 GROUPS = ["model", "data", "loss", "trainer", "logger", "callbacks", "paths", "debug", "experiment", "hparams_search"]

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from omegaconf import OmegaConf
-
 from conftest import shared_path
 from fake_videos import pan_frames, write_video
+from omegaconf import OmegaConf
+
 from framegen.checkpoints import CheckpointError, export_net
 from framegen.evaluation.benchmarks import LAYOUTS, load_triplets
 from framegen.evaluation.evaluate import evaluate

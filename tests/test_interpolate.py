@@ -15,9 +15,9 @@ import cv2
 import numpy as np
 import pytest
 import torch
-
 from conftest import ROOT
 from fake_videos import pan_frames, write_frames, write_video
+
 from framegen.checkpoints import export_net
 from framegen.inference.files import Job, interpolate_file, interpolate_folder
 from framegen.inference.interpolator import Interpolator

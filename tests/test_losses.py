@@ -3,9 +3,9 @@ import pickle
 import numpy as np
 import pytest
 import torch
+from conftest import shared_path
 from PIL import Image
 
-from conftest import shared_path
 from framegen import perceptual
 from framegen.losses import FramegenLoss, census, charbonnier
 from framegen.perceptual import LPIPS, BackboneWeightsNotFound, _NumpyOnlyUnpickler, resolve_backbone

@@ -7,8 +7,8 @@ import sys
 
 import pytest
 import torch
-
 from conftest import ROOT, compose_train
+
 from framegen.checkpoints import load_net
 from framegen.module import InterpolationModule
 from framegen.train import train

@@ -80,7 +80,7 @@ def e2e_table(rows: list[dict], *, clip: str, size: str, frames_in: int) -> str:
              "| method | output frames | seconds | output frames / s | vs framegen | decode share | encode share |",
              "| --- | --- | --- | --- | --- | --- | --- |"]
     for r in rows:
-        share = lambda v: "-" if v is None else f"{100 * v:.0f} %"  # noqa: E731
+        share = lambda v: "-" if v is None else f"{100 * v:.0f} %"
         rel = f"{r['fps'] / base:.2f}x" if base else "-"
         lines.append(f"| {r['method']} | {r['frames_out']} | {r['seconds']:.1f} | {r['fps']:.2f} | {rel} | "
                      f"{share(r['decode_share'])} | {share(r['encode_share'])} |")

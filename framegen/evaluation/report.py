@@ -6,14 +6,21 @@ import json
 import math
 import platform
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import torch
 from omegaconf import DictConfig
 from torch import nn
 
-from framegen.evaluation.speed import SpeedResult, array_runner, net_runner, peak_memory_mb, summarize, time_interleaved
+from framegen.evaluation.speed import (
+    SpeedResult,
+    array_runner,
+    net_runner,
+    peak_memory_mb,
+    summarize,
+    time_interleaved,
+)
 from framegen.models import build_net
 
 
@@ -68,7 +75,7 @@ def speed_table(results: list[SpeedResult], reference: str | None = None) -> str
 
 def _header(cfg: DictConfig, what: str) -> str:
     cmd = "python scripts/benchmark.py " + " ".join(sys.argv[1:])
-    return (f"Made by `{cmd.strip()}` on {datetime.now(timezone.utc):%Y-%m-%d} ({platform.machine()}, {cfg.device}, "
+    return (f"Made by `{cmd.strip()}` on {datetime.now(UTC):%Y-%m-%d} ({platform.machine()}, {cfg.device}, "
             f"{torch.get_num_threads()} threads, torch {torch.__version__}). {what}")
 
 

@@ -8,7 +8,13 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from framegen.data.video import VIDEO_SUFFIXES, is_frame_folder
-from framegen.inference.files import EncodeSettings, Job, interpolate_file, interpolate_folder, is_video_folder
+from framegen.inference.files import (
+    EncodeSettings,
+    Job,
+    interpolate_file,
+    interpolate_folder,
+    is_video_folder,
+)
 from framegen.inference.interpolator import Interpolator
 from framegen.inference.modes import run_demo_mode, run_test_mode
 from framegen.inference.pipeline import SceneSettings

@@ -36,8 +36,9 @@ def run_test_mode(src: str | Path, out_dir: str | Path, interpolator: Interpolat
     comp = out_dir / "frame_comparison"
     comp.mkdir(exist_ok=True)
     frames = _first_frames(src, comparison_frames + 1)
-    from framegen.viz import save_png
     import torch
+
+    from framegen.viz import save_png
 
     for i in range(len(frames) - 1):
         times = [j / k for j in range(1, k)]
