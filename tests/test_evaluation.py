@@ -86,6 +86,8 @@ def test_model_method_from_a_checkpoint_and_without_one(tmp_path):
     ckpt = export_net(tmp_path / "m.pth", build_net(**arch), arch)
     summary = evaluate(_cfg(tmp_path, benchmark="davis", method="model", ckpt=str(ckpt), lpips=False))
     assert summary["davis"]["model"]["n"] == 1
+    half = build_method("model", ckpt=str(ckpt), scale=0.5)
+    assert half.interp.scale == 0.5 and half(*[np.zeros((64, 96, 3), np.uint8)] * 2).shape == (1, 3, 64, 96)
     import framegen.checkpoints as ck
 
     if not ck.DEFAULT_WEIGHTS.is_file():

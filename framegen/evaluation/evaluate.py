@@ -71,7 +71,8 @@ def evaluate(cfg: DictConfig) -> dict:
         except BackboneWeightsNotFound as err:
             log.warning("LPIPS column left empty: %s", err)
     methods = [(name + ("+tta" if name == "model" and cfg.get("tta") else ""),
-                build_method(name, ckpt=cfg.get("ckpt"), device=device, tta=bool(cfg.get("tta"))))
+                build_method(name, ckpt=cfg.get("ckpt"), device=device, tta=bool(cfg.get("tta")),
+                             scale=cfg.get("scale", 1.0)))
                for name in _as_list(cfg.method)]
     summary: dict = {}
     rows = []

@@ -148,17 +148,20 @@ class RifePeer:
 class NetMethod:
     """A framegen net (from a checkpoint) on the evaluation interface, through the inference Interpolator."""
 
-    def __init__(self, net: torch.nn.Module, *, name: str = "model", device: str = "cpu", tta: bool = False) -> None:
+    def __init__(self, net: torch.nn.Module, *, name: str = "model", device: str = "cpu", tta: bool = False,
+                 scale: float = 1.0) -> None:
         from framegen.inference.interpolator import Interpolator
 
-        self.interp, self.name = Interpolator(net, device=device, batch_size=1, tta=tta), name
+        self.interp, self.name = Interpolator(net, device=device, batch_size=1, tta=tta, scale=scale), name
 
     def __call__(self, img0: np.ndarray, img1: np.ndarray, t: float = 0.5) -> torch.Tensor:
         return self.interp(to_tensor(img0), to_tensor(img1), t)
 
 
-def build_method(name: str, *, ckpt: str | None = None, device: str = "cpu", tta: bool = False):
-    """The method called ``name`` ('model' needs ``ckpt`` or the shipped default model)."""
+def build_method(name: str, *, ckpt: str | None = None, device: str = "cpu", tta: bool = False,
+                 scale: float = 1.0):
+    """The method called ``name`` ('model' needs ``ckpt`` or the shipped default model; ``tta`` and the flow
+    ``scale`` apply to it)."""
     if name == "repeat":
         return Repeat()
     if name == "average":
@@ -173,5 +176,5 @@ def build_method(name: str, *, ckpt: str | None = None, device: str = "cpu", tta
         from framegen.checkpoints import load_net, resolve_checkpoint
 
         net, _ = load_net(resolve_checkpoint(ckpt), map_location=device)
-        return NetMethod(net, device=device, tta=tta)
+        return NetMethod(net, device=device, tta=tta, scale=scale)
     raise ValueError(f"unknown method {name!r}; available: model, rife, {', '.join(BASELINES)}")
