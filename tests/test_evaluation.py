@@ -124,6 +124,15 @@ def test_average_reproduces_the_published_ucf101_number(tmp_path):
     assert summary["ucf101_dvf"]["average"]["psnr"] == pytest.approx(33.13, abs=0.05)
 
 
+def test_the_shipped_model_scores_without_a_checkpoint_and_beats_averaging(tmp_path):
+    root = shared_path("benchmarks")
+    cfg = _cfg(tmp_path, benchmark="middlebury_other", method=["average", "model"], lpips=False, gallery=0)
+    cfg.paths.benchmarks = str(root)
+    summary = evaluate(cfg)["middlebury_other"]
+    assert summary["model"]["n"] == summary["average"]["n"] == 12
+    assert summary["model"]["ie"] < summary["average"]["ie"] - 1.0 and summary["model"]["psnr"] > summary["average"]["psnr"] + 2
+
+
 def test_benchmark_loading_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="benchmark folder not found"):
         list(load_triplets("davis", tmp_path))
