@@ -64,3 +64,14 @@ def test_methods_are_timed_interleaved_in_a_rotating_order():
     times = time_interleaved(runners, repeats=3, warmup=1)
     assert calls == list("abc") + list("abc") + list("bca") + list("cab")
     assert {k: len(v) for k, v in times.items()} == {"a": 3, "b": 3, "c": 3}
+
+
+def test_motion_suite_splits_sets_into_thirds_by_the_average_score(tmp_path):
+    rows = ["benchmark,method,id,psnr"]
+    for i in range(6):  # triplet i: average 20 + i dB; the model is 1 dB above it, rife 2 dB
+        rows += [f"b,average,{i},{20 + i}", f"b,model,{i},{21 + i}", f"b,rife,{i},{22 + i}"]
+    (tmp_path / "p.csv").write_text("\n".join(rows) + "\n")
+    text = run_benchmark(_cfg(suite="motion", per_triplet=[str(tmp_path / "p.csv")], motion_methods=["model", "rife"],
+                              motion_reference="rife", output=str(tmp_path / "m.md")))
+    assert "| b | most motion | 2 | 20.50 | 21.50 | 22.50 | -1.00 |" in text
+    assert "| b | least motion | 2 | 24.50 | 25.50 | 26.50 | -1.00 |" in text and (tmp_path / "m.md").is_file()

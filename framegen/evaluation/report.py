@@ -143,12 +143,23 @@ def run_benchmark(cfg: DictConfig) -> str:
         runs = [r if isinstance(r, str) else list(r) for r in cfg.metrics]
         labels = list(cfg.labels) if cfg.get("labels") else None
         return str(training_curves(runs, cfg.plot, labels=labels, chain=bool(cfg.get("chain"))))
+    if cfg.suite == "motion":
+        from framegen.evaluation.motion import motion_table, motion_thirds, read_scores
+
+        rows = motion_thirds(read_scores(list(cfg.per_triplet)), methods=list(cfg.motion_methods),
+                             reference=cfg.get("motion_reference"))
+        text = "\n".join(["# Scores by amount of motion", "", _header(cfg, "Mean PSNR (dB) on each third of each set, "
+                           "cut by the average-of-frames PSNR (lower = the inputs differ more = more motion)."), "",
+                           motion_table(rows), ""])
+        if cfg.get("output"):
+            Path(cfg.output).write_text(text)
+        return text
     if cfg.suite == "plot":
         from framegen.evaluation.plot import quality_vs_speed
 
         return str(quality_vs_speed(cfg.quality, cfg.speed, cfg.plot, e2e_json=cfg.get("e2e")))
     if cfg.suite != "e2e":
-        raise ValueError(f"suite must be 'nets' or 'e2e', got {cfg.suite!r}")
+        raise ValueError(f"suite must be one of nets, e2e, realtime, curves, motion, plot; got {cfg.suite!r}")
     from framegen.evaluation.end_to_end import e2e_table, run_end_to_end
     from framegen.inference.video_io import probe_video
 
