@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 # evaluate.py method name -> name in the speed table
@@ -56,9 +57,13 @@ def quality_vs_speed(quality_json: str | Path | list, speed_json: str | Path, ou
             continue
         points.append((_LABELS.get(method, method) + note, ms, q["psnr"]))
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
-    for label, ms, psnr in points:
+    placed: list[tuple[float, float]] = []
+    for label, ms, psnr in sorted(points, key=lambda p: -p[2]):
         ax.scatter(ms, psnr, s=40)
-        ax.annotate(label, (ms, psnr), textcoords="offset points", xytext=(6, 4), fontsize=8)
+        # a label whose point sits close to an already labelled one (in log-ms and dB) goes below its point
+        near = any(abs(math.log10(ms / m)) < 0.3 and abs(psnr - q) < 0.15 for m, q in placed)
+        ax.annotate(label, (ms, psnr), textcoords="offset points", xytext=(6, -11 if near else 4), fontsize=8)
+        placed.append((ms, psnr))
     ax.set_xscale("log")
     ax.set_xlabel(f"ms per interpolated {size[1]}x{size[0]} frame (CPU, log scale)")
     ax.set_ylabel(f"PSNR on {benchmark} (dB)")
