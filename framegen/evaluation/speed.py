@@ -136,10 +136,3 @@ def summarize(name: str, height: int, width: int, times: list[float], *, net: nn
     return SpeedResult(name, height, width, params, gflops, statistics.median(times), min(times), len(times),
                        peak_mem_mb)
 
-
-def time_net(net: nn.Module, name: str, height: int, width: int, *, repeats: int = 5, warmup: int = 2,
-             device: str = "cpu", dtype: torch.dtype = torch.float32) -> SpeedResult:
-    """Median wall time of ``net(img0, img1, 0.5)`` at batch 1 (one net alone), excluding ``warmup`` runs."""
-    run = net_runner(net, height, width, device=device, dtype=dtype)
-    times = time_interleaved({name: run}, repeats=repeats, warmup=warmup)[name]
-    return summarize(name, height, width, times, net=net, device=device, peak_mem_mb=peak_memory_mb(run, device=device))
