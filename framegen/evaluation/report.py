@@ -1,4 +1,4 @@
-"""Run speed benchmarks from a config and write their markdown reports (plus JSON for plots)."""
+"""Run the benchmark suites of scripts/benchmark.py from a config and write their markdown reports (plus JSON)."""
 
 from __future__ import annotations
 
@@ -82,8 +82,6 @@ def _header(cfg: DictConfig, what: str) -> str:
 def run_speed_benchmark(cfg: DictConfig) -> str:
     """Time every method of ``cfg.nets`` (framegen nets, 'default', 'rife', 'dis') at every size, interleaved per size
     (speed.time_interleaved) so that the ratios between methods hold under a drifting machine."""
-    if cfg.get("threads"):
-        torch.set_num_threads(int(cfg.threads))
     gpu = str(cfg.device).startswith("cuda")
     variants: list[tuple[str, nn.Module | None, torch.dtype]] = []
     for name, net in _nets(cfg):
@@ -122,17 +120,33 @@ def run_speed_benchmark(cfg: DictConfig) -> str:
                      "before it; it includes the weights and the runtime, about 0.5-1 GB)."),
         "", speed_table(results, reference), "",
     ])
-    if cfg.get("output"):
-        out = Path(cfg.output)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text)
-        out.with_suffix(".json").write_text(json.dumps([r.__dict__ for r in results], indent=1))
+    _write(cfg, text, [r.__dict__ for r in results])
     return text
 
 
+def output_path(cfg: DictConfig) -> Path | None:
+    """Where a suite writes its markdown: ``cfg.output``, else the suite's own file in ``cfg.outputs``, else nowhere."""
+    out = cfg.get("output") or (cfg.get("outputs") or {}).get(cfg.suite)
+    return Path(out) if out else None
+
+
+def _write(cfg: DictConfig, text: str, rows: list | None = None) -> None:
+    """The markdown report at output_path(cfg), and ``rows`` as JSON beside it (same name, .json)."""
+    out = output_path(cfg)
+    if out is None:
+        return
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)
+    if rows is not None:
+        out.with_suffix(".json").write_text(json.dumps(rows, indent=1))
+
+
 def run_benchmark(cfg: DictConfig) -> str:
-    """``cfg.suite``: 'nets' (per-frame speed of nets and peers), 'e2e' (whole-video speed on ``cfg.video``) or
-    'plot' (quality on ucf101_dvf against ms per 720p frame, from earlier outputs)."""
+    """``cfg.suite``: 'nets' (per-frame speed of nets and peers), 'e2e' (whole-video speed on ``cfg.video``),
+    'realtime' (RealtimeInterpolator latency on ``cfg.video``), 'motion' (scores by motion thirds from per-triplet
+    CSVs), 'curves' (training curves) or 'plot' (quality on ucf101_dvf against ms per 720p frame)."""
+    if cfg.get("threads"):
+        torch.set_num_threads(int(cfg.threads))
     if cfg.suite == "nets":
         return run_speed_benchmark(cfg)
     if cfg.suite == "realtime":
@@ -151,8 +165,7 @@ def run_benchmark(cfg: DictConfig) -> str:
         text = "\n".join(["# Scores by amount of motion", "", _header(cfg, "Mean PSNR (dB) on each third of each set, "
                            "cut by the average-of-frames PSNR (lower = the inputs differ more = more motion)."), "",
                            motion_table(rows), ""])
-        if cfg.get("output"):
-            Path(cfg.output).write_text(text)
+        _write(cfg, text)
         return text
     if cfg.suite == "plot":
         from framegen.evaluation.plot import quality_vs_speed
@@ -163,8 +176,6 @@ def run_benchmark(cfg: DictConfig) -> str:
     from framegen.evaluation.end_to_end import e2e_table, run_end_to_end
     from framegen.inference.video_io import probe_video
 
-    if cfg.get("threads"):
-        torch.set_num_threads(int(cfg.threads))
     if not cfg.get("video"):
         raise ValueError("suite=e2e needs video=<clip>")
     info = probe_video(cfg.video)
@@ -174,9 +185,7 @@ def run_benchmark(cfg: DictConfig) -> str:
                        "(decoding, scheduling, inference, encoding); decode/encode share = time the pipeline's "
                        "decoder/encoder threads were busy, over the wall time (they overlap with inference)."), "",
                        e2e_table(rows, clip=cfg.video, size=f"{info.width}x{info.height}", frames_in=frames_in), ""])
-    if cfg.get("output"):
-        Path(cfg.output).write_text(text)
-        Path(cfg.output).with_suffix(".json").write_text(json.dumps(rows, indent=1))
+    _write(cfg, text, rows)
     return text
 
 
@@ -188,8 +197,6 @@ def _realtime(cfg: DictConfig) -> str:
     from framegen.inference.realtime import RealtimeInterpolator
     from framegen.inference.video_io import probe_video, read_frames
 
-    if cfg.get("threads"):
-        torch.set_num_threads(int(cfg.threads))
     info = probe_video(cfg.video)
     rt = RealtimeInterpolator(Interpolator.from_checkpoint(cfg.get("ckpt"), device=cfg.device), factor=int(cfg.factor))
     for _, frame in read_frames(cfg.video):
@@ -206,6 +213,5 @@ def _realtime(cfg: DictConfig) -> str:
         "| --- | --- | --- | --- | --- | --- |",
         f"| {len(lat)} | {statistics.median(lat):.1f} | {p95:.1f} | {lat[-1]:.1f} | {frame_ms:.1f} | "
         f"{'yes' if p95 < frame_ms else 'no'} |", ""])
-    if cfg.get("output"):
-        Path(cfg.output).write_text(text)
+    _write(cfg, text)
     return text
