@@ -1,6 +1,7 @@
 """The speed benchmark and the quality-vs-speed plot on tiny inputs."""
 
 import json
+from pathlib import Path
 
 import cv2
 from fake_videos import pan_frames, write_video
@@ -75,3 +76,16 @@ def test_motion_suite_splits_sets_into_thirds_by_the_average_score(tmp_path):
                               motion_reference="rife", output=str(tmp_path / "m.md")))
     assert "| b | most motion | 2 | 20.50 | 21.50 | 22.50 | -1.00 |" in text
     assert "| b | least motion | 2 | 24.50 | 25.50 | 26.50 | -1.00 |" in text and (tmp_path / "m.md").is_file()
+
+
+def test_each_suite_writes_its_own_report_unless_output_is_given():
+    from conftest import CONF
+    from hydra import compose, initialize_config_dir
+
+    from framegen.evaluation.report import output_path
+
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        paths = {s: output_path(compose("benchmark", overrides=[f"suite={s}"])) for s in ("nets", "realtime", "curves")}
+        given = output_path(compose("benchmark", overrides=["suite=realtime", "output=x.md"]))
+    assert paths == {"nets": Path("docs/speed_nets.md"), "realtime": Path("docs/speed_realtime.md"), "curves": None}
+    assert given == Path("x.md")
