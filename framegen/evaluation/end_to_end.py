@@ -74,9 +74,9 @@ def run_end_to_end(clip: str | Path, *, factor: int = 2, ckpt: str | None = None
     return rows
 
 
-def e2e_table(rows: list[dict], *, clip: str, size: str, frames_in: int) -> str:
+def e2e_table(rows: list[dict], *, clip: str, size: str, frames_in: int, factor: int = 2) -> str:
     base = next((r["fps"] for r in rows if r["method"].startswith("framegen")), None)
-    lines = [f"Clip: `{clip}` ({size}, {frames_in} frames), 2x, libx264 crf 18 preset medium, CPU.", "",
+    lines = [f"Clip: `{clip}` ({size}, {frames_in} frames), {factor}x, libx264 crf 18 preset medium, CPU.", "",
              "| method | output frames | seconds | output frames / s | vs framegen | decode share | encode share |",
              "| --- | --- | --- | --- | --- | --- | --- |"]
     for r in rows:

@@ -184,7 +184,8 @@ def run_benchmark(cfg: DictConfig) -> str:
     text = "\n".join(["# End-to-end video speed", "", _header(cfg, "Output frames per second over the whole run "
                        "(decoding, scheduling, inference, encoding); decode/encode share = time the pipeline's "
                        "decoder/encoder threads were busy, over the wall time (they overlap with inference)."), "",
-                       e2e_table(rows, clip=cfg.video, size=f"{info.width}x{info.height}", frames_in=frames_in), ""])
+                       e2e_table(rows, clip=cfg.video, size=f"{info.width}x{info.height}", frames_in=frames_in,
+                                 factor=int(cfg.factor)), ""])
     _write(cfg, text, rows)
     return text
 
