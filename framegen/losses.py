@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from framegen.models.layers import backward_warp
 from framegen.perceptual import LPIPS
 
 
@@ -82,3 +83,28 @@ class FramegenLoss(nn.Module):
             terms["census"] = census(pred, target, patch=self.census_patch)
         total = sum(self.weights[k] * v for k, v in terms.items())
         return total, terms
+
+
+def flow_supervision(pred: Tensor, target: Tensor, img0: Tensor, img1: Tensor, gt: Tensor, *, beta: float = 20.0,
+                     rows: Tensor | None = None, eps: float = 1e-2) -> Tensor:
+    """Robust flow loss (as IFRNet's task-oriented flow distillation): the end-point error between predicted and
+    target intermediate flows (B, 4, H, W; F_t->0 then F_t->1, pixels), each direction weighted per pixel by how well
+    the target flow rebuilds ``gt`` by warping: ``exp(-beta * mean |warp(img, target) - gt|)``. So occluded pixels,
+    where no flow can be right, and wrong teacher flows, count little.
+
+    ``rows`` (B,) of 0/1 selects the samples that have a target. Returns a scalar (0 when no row has one).
+    """
+    if pred.shape != target.shape or pred.shape[1] != 4:
+        raise ValueError(f"pred and target flows must both be (B, 4, H, W), got {tuple(pred.shape)} and {tuple(target.shape)}")
+    with torch.no_grad():
+        weights = [torch.exp(-beta * (backward_warp(img, target[:, 2 * i:2 * i + 2]) - gt).abs().mean(1, keepdim=True))
+                   for i, img in enumerate((img0, img1))]
+    total = pred.new_zeros(())
+    for i, w in enumerate(weights):
+        d = pred[:, 2 * i:2 * i + 2] - target[:, 2 * i:2 * i + 2]
+        epe = torch.sqrt((d * d).sum(1, keepdim=True) + eps * eps)
+        total = total + (w * epe).mean(dim=(1, 2, 3))  # (B,)
+    if rows is None:
+        return total.mean() / 2
+    rows = rows.to(total.dtype)
+    return (total * rows).sum() / (2 * rows.sum().clamp(min=1.0))

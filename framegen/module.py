@@ -10,11 +10,15 @@ import lightning as L
 import torch
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger, WandbLogger
 
-from framegen.losses import FramegenLoss
+from framegen.losses import FramegenLoss, flow_supervision
 from framegen.metrics import build_metrics, quantize
 from framegen.models import InterpolationOutput, build_net
 from framegen.perceptual import LPIPS
 from framegen.viz import interpolation_sheet, to_uint8
+
+
+class TrainingError(RuntimeError):
+    """A run that cannot start or went wrong (a diverged loss, a wrong checkpoint, missing data); one line."""
 
 
 def warmup_cosine(step: int, *, warmup_steps: int, total_steps: int, min_lr_ratio: float) -> float:
@@ -37,6 +41,10 @@ class InterpolationModule(L.LightningModule):
         compile: wrap the net in ``torch.compile`` for training.
         metrics_lpips: backbone of the LPIPS validation metric (None to skip it).
         image_log_every_n_steps: log a training image sheet every N steps (0 = never); validation logs one per epoch.
+        flow_supervision: {"weight", "beta", "teacher", "teacher_scale"}: a robust loss on the net's intermediate
+            flows (:func:`framegen.losses.flow_supervision`), against the exact flows that samples carry (synthetic
+            motion) and, for samples without, against a frozen teacher's flows (``teacher``: a checkpoint path or a
+            named model such as ``rife425``; None = exact flows only). The teacher is left out of checkpoints.
     """
 
     def __init__(
@@ -49,6 +57,7 @@ class InterpolationModule(L.LightningModule):
         compile: bool = False,
         metrics_lpips: str | None = "alex",
         image_log_every_n_steps: int = 500,
+        flow_supervision: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -61,9 +70,24 @@ class InterpolationModule(L.LightningModule):
         self.optimizer_cfg = {"lr": 3e-4, "weight_decay": 1e-4, "betas": (0.9, 0.999), **(optimizer or {})}
         self.scheduler_cfg = {"warmup_steps": 500, "min_lr_ratio": 0.01, **(scheduler or {})}
         self.image_log_every_n_steps = image_log_every_n_steps
+        self.flow_cfg = {"weight": 0.0, "beta": 20.0, "teacher": None, "teacher_scale": 1.0, **(flow_supervision or {})}
+        self.teacher = self._load_teacher(self.flow_cfg["teacher"]) if self.flow_cfg["weight"] > 0 else None
+        # the global step of the last finished validation (train() validates once more when it is not the last step)
+        self.last_validated_step: int | None = None
         # What forward runs: the net, or its compiled wrapper. Kept out of the module tree (set through __dict__),
         # so checkpoints hold the net's weights once, under "net.".
         self.__dict__["_run_net"] = self.net
+
+    @staticmethod
+    def _load_teacher(ckpt: str | None) -> torch.nn.Module | None:
+        if not ckpt:
+            return None
+        from framegen.checkpoints import load_net, resolve_checkpoint
+
+        teacher, _ = load_net(resolve_checkpoint(ckpt))
+        for p in teacher.parameters():
+            p.requires_grad_(False)
+        return teacher.eval()
 
     def setup(self, stage: str) -> None:
         if self.hparams.compile and self._run_net is self.net:
@@ -78,8 +102,41 @@ class InterpolationModule(L.LightningModule):
         loss, terms = self.loss_fn(out.frame, batch["gt"])
         return out, loss, terms
 
+    def _flow_targets(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """(target flows (B, 4, H, W), rows with a target (B,)): the samples' exact flows, the teacher's elsewhere."""
+        b = batch["img0"].shape[0]
+        if "flows" in batch:
+            flows = batch["flows"]
+            rows = batch.get("flows_valid", torch.ones(b, device=flows.device)).clone()
+        else:
+            flows = batch["img0"].new_zeros(b, 4, *batch["img0"].shape[-2:])
+            rows = batch["img0"].new_zeros(b)
+        missing = rows < 0.5
+        if self.teacher is not None and missing.any():
+            self.teacher.eval()
+            t = batch["t"].reshape(-1)[missing] if torch.is_tensor(batch["t"]) and batch["t"].numel() == b else batch["t"]
+            scale = float(self.flow_cfg["teacher_scale"])
+            with torch.no_grad():
+                out = self.teacher(batch["img0"][missing], batch["img1"][missing], t,
+                                   **({"scale": scale} if scale != 1.0 else {}))
+            flows = flows.clone()
+            flows[missing] = out.flows.to(flows.dtype)
+            rows[missing] = 1.0
+        return (flows, rows) if rows.any() else None
+
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         out, loss, terms = self._shared_step(batch)
+        weight = float(self.flow_cfg["weight"])
+        if weight > 0:
+            targets = self._flow_targets(batch)
+            if targets is not None:
+                terms["flow"] = flow_supervision(out.flows, targets[0], batch["img0"], batch["img1"], batch["gt"],
+                                                 beta=float(self.flow_cfg["beta"]), rows=targets[1])
+                loss = loss + weight * terms["flow"]
+        if not torch.isfinite(loss):
+            bad = ", ".join(f"{k}={float(v):.4g}" for k, v in terms.items())
+            raise TrainingError(f"the training loss is not finite at step {self.global_step} ({bad}): the run diverged "
+                                f"(learning rate {self.optimizer_cfg['lr']:g} too high?); nothing was exported from it")
         bs = batch["img0"].shape[0]
         self.log("train/loss", loss, prog_bar=True, batch_size=bs)
         self.log_dict({f"train/{k}": v for k, v in terms.items()}, batch_size=bs)
@@ -101,6 +158,23 @@ class InterpolationModule(L.LightningModule):
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         self._eval_step(batch, batch_idx, "val")
 
+    def on_validation_end(self) -> None:
+        if self.trainer.sanity_checking:
+            return
+        bad = {k: float(v) for k, v in self.trainer.callback_metrics.items()
+               if k.startswith("val/") and not torch.isfinite(torch.as_tensor(v)).all()}
+        if bad:
+            raise TrainingError(f"validation metrics are not finite at step {self.global_step} ({bad}): the run "
+                                f"diverged; nothing was exported from it")
+        self.last_validated_step = self.global_step
+
+    def on_before_zero_grad(self, optimizer) -> None:
+        """After each optimizer step: weights that became NaN/inf stop the run before the next forward pass."""
+        for name, p in self.net.named_parameters():
+            if not torch.isfinite(p).all():
+                raise TrainingError(f"the weights became non-finite at step {self.global_step} ({name}): the run "
+                                    f"diverged (learning rate {self.optimizer_cfg['lr']:g} too high?)")
+
     def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         self._eval_step(batch, batch_idx, "test")
 
@@ -121,7 +195,8 @@ class InterpolationModule(L.LightningModule):
 
     # ------------------------------------------------------------ checkpoints
     def _frozen_prefixes(self) -> list[str]:
-        return [f"{name}." for name, m in self.named_modules() if isinstance(m, LPIPS)]
+        frozen = [f"{name}." for name, m in self.named_modules() if isinstance(m, LPIPS)]
+        return frozen + (["teacher."] if self.teacher is not None else [])
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         """Leave the frozen LPIPS backbones (loss and metric) out of checkpoints; they are rebuilt on load."""

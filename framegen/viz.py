@@ -10,44 +10,18 @@ import torch
 from torch import Tensor
 
 
-def _colour_wheel() -> np.ndarray:
-    """The Middlebury colour wheel (55 hues) as (55, 3) floats in [0, 1]."""
-    ry, yg, gc, cb, bm, mr = 15, 6, 4, 11, 13, 6
-    wheel = []
-    wheel += [(1, i / ry, 0) for i in range(ry)]
-    wheel += [(1 - i / yg, 1, 0) for i in range(yg)]
-    wheel += [(0, 1, i / gc) for i in range(gc)]
-    wheel += [(0, 1 - i / cb, 1) for i in range(cb)]
-    wheel += [(i / bm, 0, 1) for i in range(bm)]
-    wheel += [(1, 0, 1 - i / mr) for i in range(mr)]
-    return np.asarray(wheel, dtype=np.float32)
+def flow_to_color(flow: Tensor) -> Tensor:
+    """(B, 2, H, W) or (2, H, W) flow -> RGB in [0, 1] of the same leading shape with 3 channels: the Middlebury
+    colour wheel of ``torchvision.utils.flow_to_image`` (hue = direction, saturation = magnitude relative to the
+    largest in each image; zero motion is white)."""
+    from torchvision.utils import flow_to_image
 
-
-def flow_to_color(flow: Tensor, *, max_norm: float | None = None) -> Tensor:
-    """(B, 2, H, W) or (2, H, W) flow -> RGB in [0, 1] of the same leading shape with 3 channels.
-
-    Hue is the direction, saturation the magnitude relative to ``max_norm`` (default: the largest
-    magnitude in each image); zero motion is white.
-    """
     squeeze = flow.ndim == 3
     if squeeze:
         flow = flow.unsqueeze(0)
     if flow.ndim != 4 or flow.shape[1] != 2:
         raise ValueError(f"flow must be (B, 2, H, W) or (2, H, W), got {tuple(flow.shape)}")
-    wheel = torch.from_numpy(_colour_wheel()).to(flow.device)
-    n = wheel.shape[0]
-    u, v = flow[:, 0].float(), flow[:, 1].float()
-    mag = torch.sqrt(u * u + v * v)
-    norm = mag.flatten(1).amax(1).clamp(min=1e-6).view(-1, 1, 1) if max_norm is None else torch.tensor(max_norm)
-    rad = (mag / norm).clamp(max=1.0)
-    angle = torch.atan2(-v, -u) / math.pi  # (-1, 1]
-    fk = (angle + 1) / 2 * (n - 1)
-    k0 = fk.floor().long().clamp(0, n - 1)
-    k1 = (k0 + 1) % n
-    f = (fk - k0).unsqueeze(-1)
-    col = (1 - f) * wheel[k0] + f * wheel[k1]  # (B, H, W, 3)
-    col = 1 - rad.unsqueeze(-1) * (1 - col)
-    out = col.permute(0, 3, 1, 2)
+    out = torch.stack([flow_to_image(f.detach().float().cpu()) for f in flow]).float() / 255.0
     return out[0] if squeeze else out
 
 
@@ -58,25 +32,31 @@ def error_map(pred: Tensor, target: Tensor, *, max_error: float = 0.25) -> Tenso
     return torch.cat((err.clamp(0, 1) * 2, (err * 2 - 1).clamp(0, 1), torch.zeros_like(err)), dim=1).clamp(0, 1)
 
 
-def image_grid(rows: list[list[Tensor]], *, pad: int = 2) -> Tensor:
-    """Tile a list of rows of (3, H, W) images (same H, W) into one (3, H', W') image with padding."""
+def image_grid(rows: list[list[Tensor]], *, pad: int = 2, columns: list[str] | None = None,
+               captions: list[str] | None = None) -> Tensor:
+    """Tile rows of (3, H, W) images (one size) into one (3, H', W') image with white padding
+    (``torchvision.utils.make_grid``); ``columns`` titles the columns, ``captions`` labels each row."""
+    from torchvision.utils import make_grid
+
     if not rows or not rows[0]:
         raise ValueError("image_grid needs at least one image")
     h, w = rows[0][0].shape[-2:]
     ncol = max(len(r) for r in rows)
-    grid = torch.ones(3, len(rows) * (h + pad) + pad, ncol * (w + pad) + pad)
-    for i, row in enumerate(rows):
-        for j, img in enumerate(row):
+    cells = []
+    for row in rows:
+        for img in row:
             if img.shape[-2:] != (h, w):
                 raise ValueError(f"all images must be {h}x{w}, got {tuple(img.shape[-2:])}")
-            y, x = pad + i * (h + pad), pad + j * (w + pad)
-            grid[:, y : y + h, x : x + w] = img.detach().float().cpu().clamp(0, 1)
-    return grid
+            cells.append(img.detach().float().cpu().clamp(0, 1))
+        cells += [torch.ones(3, h, w)] * (ncol - len(row))
+    grid = make_grid(torch.stack(cells), nrow=ncol, padding=pad, pad_value=1.0)
+    return _annotate(grid, columns, captions, cell=(h + pad, w + pad), pad=pad)
 
 
-def gallery(rows: list[list[Tensor]], *, height: int = 160, pad: int = 2) -> Tensor:
-    """Like :func:`image_grid` for images of different sizes: each is resized to ``height`` (aspect kept)
-    and rows are padded to the widest."""
+def gallery(rows: list[list[Tensor]], *, height: int = 160, pad: int = 2, columns: list[str] | None = None,
+            captions: list[str] | None = None) -> Tensor:
+    """Like :func:`image_grid` for images of different sizes: each is resized to ``height`` (aspect kept), rows are
+    padded to the widest; ``columns`` titles the first row's cells, ``captions`` labels each row."""
     import torch.nn.functional as F
 
     resized = []
@@ -95,24 +75,64 @@ def gallery(rows: list[list[Tensor]], *, height: int = 160, pad: int = 2) -> Ten
             y = pad + r * (height + pad)
             canvas[:, y : y + height, x : x + img.shape[-1]] = img.detach().cpu().clamp(0, 1)
             x += img.shape[-1] + pad
-    return canvas
+    cell_w = resized[0][0].shape[-1] + pad if resized and resized[0] else 0
+    return _annotate(canvas, columns, captions, cell=(height + pad, cell_w), pad=pad)
+
+
+def _annotate(grid: Tensor, columns: list[str] | None, captions: list[str] | None, *, cell: tuple[int, int],
+              pad: int) -> Tensor:
+    """Add a white title band above the grid (column names) and a caption on each row's first cell."""
+    if not columns and not captions:
+        return grid
+    img = to_uint8(grid)
+    if captions:
+        for r, text in enumerate(captions):
+            img = _put_text(img, text, (pad + 4, pad + r * cell[0] + cell[0] - pad - 6), size=0.4)
+    if columns:
+        band = np.full((22, img.shape[1], 3), 255, np.uint8)
+        for c, text in enumerate(columns):
+            band = _put_text(band, text, (pad + c * cell[1] + 2, 15), size=0.4, dark=True)
+        img = np.concatenate([band, img], axis=0)
+    return torch.from_numpy(img).permute(2, 0, 1).float() / 255.0
+
+
+def _put_text(img: np.ndarray, text: str, org: tuple[int, int], *, size: float, dark: bool = False) -> np.ndarray:
+    import cv2
+
+    out = np.ascontiguousarray(img)
+    if dark:
+        cv2.putText(out, text, org, cv2.FONT_HERSHEY_SIMPLEX, size, (0, 0, 0), 1, cv2.LINE_AA)
+        return out
+    cv2.putText(out, text, org, cv2.FONT_HERSHEY_SIMPLEX, size, (0, 0, 0), 3, cv2.LINE_AA)
+    cv2.putText(out, text, org, cv2.FONT_HERSHEY_SIMPLEX, size, (255, 255, 255), 1, cv2.LINE_AA)
+    return out
 
 
 def save_png(img: Tensor, path) -> None:
-    """Write a (3, H, W) image in [0, 1] as PNG."""
-    import cv2
+    """Write a (3, H, W) image in [0, 1] as PNG (a failed write raises MediaError)."""
+    from framegen.media import write_image
 
-    cv2.imwrite(str(path), cv2.cvtColor(to_uint8(img), cv2.COLOR_RGB2BGR))
+    write_image(path, to_uint8(img))
 
 
-def interpolation_sheet(img0: Tensor, img1: Tensor, pred: Tensor, target: Tensor, flows: Tensor, *, max_rows: int = 4) -> Tensor:
-    """One row per sample: input 0, input 1, prediction, ground truth, error map, flow t->0, flow t->1."""
-    rows = []
+SHEET_COLUMNS = ["input 0", "input 1", "prediction", "ground truth", "error", "flow t->0", "flow t->1"]
+
+
+def interpolation_sheet(img0: Tensor, img1: Tensor, pred: Tensor, target: Tensor, flows: Tensor, *, max_rows: int = 4,
+                        labels: bool = False, t: Tensor | None = None) -> Tensor:
+    """One row per sample: input 0, input 1, prediction, ground truth, error map, flow t->0, flow t->1. With
+    ``labels`` the columns are named and each row carries its t and PSNR."""
+    rows, captions = [], []
     err = error_map(pred, target)
     f0, f1 = flow_to_color(flows[:, :2]), flow_to_color(flows[:, 2:4])
     for i in range(min(max_rows, img0.shape[0])):
         rows.append([img0[i], img1[i], pred[i], target[i], err[i], f0[i], f1[i]])
-    return image_grid(rows)
+        mse = float(((pred[i].detach().float() - target[i].detach().float()) ** 2).mean().clamp(min=1e-10))
+        tt = f"t={float(t.reshape(-1)[i]):.2f} " if t is not None and t.numel() > i else ""
+        captions.append(f"{tt}PSNR {10 * math.log10(1 / mse):.2f} dB")
+    if not labels:
+        return image_grid(rows)
+    return image_grid(rows, columns=SHEET_COLUMNS, captions=captions)
 
 
 def to_uint8(img: Tensor) -> np.ndarray:
@@ -145,12 +165,34 @@ def side_by_side(images: list[np.ndarray], *, gap: int = 4) -> np.ndarray:
     return np.concatenate(parts, axis=1)
 
 
-def write_gif(frames: list[np.ndarray], path, *, fps: float, max_width: int = 640) -> None:
-    """An endlessly looping GIF of (H, W, 3) uint8 frames, downscaled to ``max_width``."""
+def animation_durations(n: int, fps: float, *, tick_ms: float = 10.0, min_ms: float = 20.0) -> tuple[list[int], list[int]]:
+    """(frames to keep, their display times in ms) so an animation plays at its real speed where players only take
+    whole ticks (GIF: 10 ms) and clamp very short frames (browsers show frames under 20 ms for 100 ms): frames
+    faster than ``min_ms`` are thinned, and each time is rounded from the exact timeline so the total stays exact."""
+    step = max(1, math.ceil(min_ms * fps / 1000.0 - 1e-9))
+    keep = list(range(0, n, step))
+    times = [1000.0 * i / fps for i in keep] + [1000.0 * n / fps]
+    ticks = [round(t / tick_ms) for t in times]
+    return keep, [max(1, b - a) * int(tick_ms) for a, b in zip(ticks[:-1], ticks[1:])]
+
+
+def write_animation(frames: list[np.ndarray], path, *, fps: float, max_width: int | None = 640,
+                    lossless: bool = False) -> None:
+    """An endlessly looping GIF or animated WebP (by ``path``'s suffix) of (H, W, 3) uint8 frames at their real
+    frame time (see :func:`animation_durations`), downscaled to ``max_width`` (None keeps the size)."""
     from PIL import Image
 
-    imgs = [Image.fromarray(f) for f in frames]
-    if imgs[0].width > max_width:
+    webp = str(path).lower().endswith(".webp")
+    keep, durations = animation_durations(len(frames), fps, tick_ms=1.0 if webp else 10.0)
+    imgs = [Image.fromarray(frames[i]) for i in keep]
+    if max_width and imgs[0].width > max_width:
         size = (max_width, round(imgs[0].height * max_width / imgs[0].width))
         imgs = [im.resize(size, Image.LANCZOS) for im in imgs]
-    imgs[0].save(str(path), save_all=True, append_images=imgs[1:], duration=round(1000 / fps), loop=0, optimize=False)
+    options = {"lossless": lossless, "quality": 90} if webp else {"optimize": False}
+    fmt = "WEBP" if webp else "GIF"
+    imgs[0].save(str(path), format=fmt, save_all=True, append_images=imgs[1:], duration=durations, loop=0, **options)
+
+
+def write_gif(frames: list[np.ndarray], path, *, fps: float, max_width: int = 640) -> None:
+    """An endlessly looping GIF of (H, W, 3) uint8 frames at their real frame time, downscaled to ``max_width``."""
+    write_animation(frames, path, fps=fps, max_width=max_width)

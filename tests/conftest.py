@@ -36,6 +36,5 @@ def compose_train(overrides: list[str], out_dir: Path):
     with open_dict(cfg):
         cfg.paths.output_dir = str(out_dir)
         cfg.paths.log_dir = str(out_dir / "logs")
-        cfg.paths.work_dir = str(ROOT)
         del cfg.hydra
     return cfg

@@ -11,7 +11,7 @@ from conftest import ROOT, compose_train
 
 from framegen.checkpoints import load_net
 from framegen.module import InterpolationModule
-from framegen.train import train
+from framegen.train import TrainingError, train
 
 SMALL = ["data.source.size=32", "data.source.train_samples=8", "data.source.val_samples=2", "data.batch_size=2",
          "data.val_batch_size=2", "model.net.hidden_dim=16", "model.net.num_layers=1", "callbacks.progress_bar=null"]
@@ -38,11 +38,13 @@ def test_resume_from_last_checkpoint(tmp_path):
     assert torch.load(last, weights_only=False)["global_step"] == 4
     run2 = tmp_path / "run2"
     train(compose_train([*common, "trainer.max_steps=8", f"ckpt_path={last}"], run2))
-    # the second run starts at step 4, where the first one stopped
-    assert _steps_logged(run2 / "csv" / "metrics.csv") == [4, 5, 6, 7]
-    assert torch.load(run2 / "checkpoints" / "last.ckpt", weights_only=False)["global_step"] == 8
+    # the resumed run starts at step 4, where the first one stopped, and continues in the first run's folder:
+    # one metrics.csv holds steps 0-7
+    assert _steps_logged(run1 / "csv" / "metrics.csv") == list(range(8))
+    assert not (run2 / "csv").exists() and not (run2 / "checkpoints").exists()
+    assert torch.load(last, weights_only=False)["global_step"] == 8
     # plain hyperparameters: the module loads with no Hydra config around
-    module = InterpolationModule.load_from_checkpoint(run2 / "checkpoints" / "last.ckpt")
+    module = InterpolationModule.load_from_checkpoint(last)
     assert module.hparams["net"]["name"] == "flow" and module.hparams["net"]["hidden_dim"] == 16
 
 
@@ -109,7 +111,7 @@ def test_init_from_weights(tmp_path, caplog):
         train(cfg)
     assert f"initialised the net from {src}" in caplog.text
     bad = compose_train(["debug=fdr", "trainer=cpu", f"init_from={src}", "model=advanced"], tmp_path)
-    with pytest.raises(ValueError, match="but the config builds"):
+    with pytest.raises(TrainingError, match="but the config builds"):
         train(bad)
 
 

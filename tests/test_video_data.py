@@ -27,7 +27,8 @@ def ucf_root(tmp_path_factory):
 
 def ucf(root, cache_dir, **kw):
     kw = {"frame_size": [32, 48], "k": 2, "progress": False, **kw}
-    return UCF101Source(root=str(root), cache_dir=str(cache_dir), **kw)
+    # the cache in cache_dir itself (not in a keyed sub-folder), so the tests can look at its layout
+    return UCF101Source(root=str(root), cache_dir=str(cache_dir), keyed_cache=False, **kw)
 
 
 def test_parse_ucf_names():

@@ -1,14 +1,16 @@
 """Data sources (synthetic motion, UCF-101, Hugging Face mirrors, video folders) and the LightningDataModule."""
 
 from framegen.data.cache import CacheError, FrameCache
-from framegen.data.datamodule import InterpolationDataModule, Source
+from framegen.data.datamodule import DataError, InterpolationDataModule, Source
 from framegen.data.entries import VideoEntry
+from framegen.data.hf import HFUCF101Source
 from framegen.data.mixed import MixedDataset, MixedSource
-from framegen.data.sources import HFUCF101Source, UCF101Source, VideoFolderSource, VideoSource
+from framegen.data.sources import UCF101Source, VideoFolderSource, VideoSource
 from framegen.data.synthetic import MotionConfig, SyntheticMotion, SyntheticSource, load_photos
 
 __all__ = [
     "CacheError",
+    "DataError",
     "FrameCache",
     "HFUCF101Source",
     "InterpolationDataModule",

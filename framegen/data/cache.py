@@ -76,9 +76,6 @@ class FrameCache:
     def frame_dir(self, split: str, label: str, video_id: str) -> Path:
         return self.root / split / label / video_id
 
-    def frame_path(self, split: str, label: str, video_id: str, index: int) -> Path:
-        return self.frame_dir(split, label, video_id) / f"{index:06d}.{self.image_format}"
-
     def load(self) -> dict | None:
         """The metadata of a complete build with this config; None when there is none; CacheError when stale."""
         if not self.metadata_path.is_file():

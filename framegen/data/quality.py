@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-import cv2
 import numpy as np
+
+from framegen.media import change, is_cut, signature
 
 
 @dataclass(frozen=True)
@@ -35,34 +36,13 @@ class VideoStats:
     cuts: list[int]  # i: a cut between frame i and frame i + 1
 
 
-def signature(frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(64-pixel-wide grey thumbnail as float32, 32-bin grey histogram summing to 1) of an (H, W, 3) frame."""
-    h, w = frame.shape[:2]
-    tw = 64
-    th = max(1, round(h * tw / w))
-    grey = frame if frame.ndim == 2 else cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
-    if grey.dtype != np.uint8:  # 16-bit frames (10-bit video) -> 8-bit grey levels
-        grey = (grey.astype(np.float32) * (255.0 / 65535.0)).astype(np.uint8)
-    thumb = cv2.resize(grey, (tw, th), interpolation=cv2.INTER_AREA).astype(np.float32)
-    return thumb, np.histogram(thumb, bins=32, range=(0, 256))[0] / thumb.size
-
-
-def change(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]) -> tuple[float, float]:
-    """(mean absolute grey difference, histogram L1 distance) between two signatures."""
-    return float(np.abs(a[0] - b[0]).mean()), float(np.abs(a[1] - b[1]).sum())
-
-
-def is_cut(diff: float, hist: float, cfg: QualityConfig) -> bool:
-    return diff > cfg.cut_threshold and hist > cfg.cut_hist
-
-
 def analyse(frames: list[np.ndarray], cfg: QualityConfig) -> VideoStats:
     """Blank frames, cut positions and the median consecutive-frame difference of a video."""
     sigs = [signature(f) for f in frames]
     blank = [i for i, (t, _) in enumerate(sigs) if float(t.std()) < cfg.blank_std]
     changes = [change(a, b) for a, b in zip(sigs[:-1], sigs[1:])]
     median = float(np.median([d for d, _ in changes])) if changes else 0.0
-    cuts = [i for i, (d, h) in enumerate(changes) if is_cut(d, h, cfg)]
+    cuts = [i for i, (d, h) in enumerate(changes) if is_cut(d, h, cut_threshold=cfg.cut_threshold, cut_hist=cfg.cut_hist)]
     return VideoStats(frames=len(frames), median_diff=median, blank=blank, cuts=cuts)
 
 

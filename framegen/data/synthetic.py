@@ -21,17 +21,23 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from framegen.media import MediaError, image_files, read_image
+
 # Photos that ship inside the scikit-image wheel (no download), each CC0 or public domain by its docstring;
 # grey ones are used as textures.
 SKIMAGE_PHOTOS = (
     "astronaut", "chelsea", "coffee", "rocket", "hubble_deep_field", "immunohistochemistry", "retina",
     "camera", "brick", "grass", "gravel", "coins", "cell", "clock",
 )
-_IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp"}
 
 
-def load_photos(names: Sequence[str] = SKIMAGE_PHOTOS, dirs: Sequence[str | Path] = ()) -> list[np.ndarray]:
-    """Load the named scikit-image photos and every image in ``dirs`` as (H, W, 3) uint8 RGB arrays."""
+def load_photos(names: Sequence[str] = SKIMAGE_PHOTOS, dirs: Sequence[str | Path] = (), *,
+                max_side: int | None = 1600) -> list[np.ndarray]:
+    """Load the named scikit-image photos and every image in ``dirs`` as (H, W, 3) uint8 RGB arrays.
+
+    Photos whose longer side exceeds ``max_side`` are shrunk to it (INTER_AREA) once, here, so rendering a sample
+    never resizes a 5K wallpaper.
+    """
     import skimage.data
 
     photos = []
@@ -44,15 +50,21 @@ def load_photos(names: Sequence[str] = SKIMAGE_PHOTOS, dirs: Sequence[str | Path
         d = Path(d)
         if not d.is_dir():
             raise FileNotFoundError(f"image folder not found: {d}")
-        for p in sorted(d.rglob("*")):
-            if p.suffix.lower() in _IMAGE_SUFFIXES:
-                img = cv2.imread(str(p), cv2.IMREAD_COLOR)
-                if img is None:
-                    raise ValueError(f"cannot read image {p}")
-                photos.append(cv2.cvtColor(img, cv2.COLOR_BGR2RGB))
+        for p in image_files(d):
+            try:
+                photos.append(read_image(p))
+            except MediaError as err:
+                raise ValueError(str(err)) from None
+    if max_side:
+        photos = [_shrink(p, max_side) for p in photos]
     if not photos:
         raise ValueError("no photos to render synthetic motion from")
     return photos
+
+
+def _shrink(img: np.ndarray, max_side: int) -> np.ndarray:
+    f = max_side / max(img.shape[:2])
+    return img if f >= 1 else cv2.resize(img, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
 
 
 def _as_rgb(img: np.ndarray) -> np.ndarray:
@@ -119,8 +131,9 @@ class SyntheticMotion(Dataset):
 
     Each item is a dict: ``img0``, ``img1``, ``gt`` float tensors (3, H, W) in [0, 1] and ``t`` a float
     tensor (). ``t`` is uniform in (0, 1), or j/k for a random j in 1..k-1 when ``k`` is given, or
-    0.5 when ``middle_only`` (and with probability ``middle_prob`` otherwise). With ``deterministic`` every index renders the same sample each time
-    (validation/test); otherwise the draw comes from torch's RNG (seeded per worker by Lightning).
+    0.5 when ``middle_only`` (and with probability ``middle_prob`` otherwise). With ``deterministic`` every index
+    renders the same sample each time (validation/test); otherwise the draw comes from torch's RNG (seeded per worker
+    by Lightning). With ``with_flows`` items also hold ``flows`` (4, H, W): the exact F_t->0 and F_t->1 in pixels.
     """
 
     def __init__(
@@ -135,6 +148,7 @@ class SyntheticMotion(Dataset):
         middle_prob: float = 0.0,
         deterministic: bool = False,
         seed: int = 0,
+        with_flows: bool = False,
     ) -> None:
         if length < 1:
             raise ValueError(f"length must be >= 1, got {length}")
@@ -144,6 +158,7 @@ class SyntheticMotion(Dataset):
         self.motion = motion
         self.k, self.middle_only, self.middle_prob = k, middle_only, middle_prob
         self.deterministic, self.seed = deterministic, seed
+        self.with_flows = with_flows
 
     def __len__(self) -> int:
         return self.length
@@ -176,6 +191,18 @@ class SyntheticMotion(Dataset):
 
     def render(self, rng: np.random.Generator, times: Sequence[float]) -> list[np.ndarray]:
         """Render one scene at each time in ``times``: a list of (H, W, 3) uint8 frames."""
+        return self._render(rng, times, None)[0]
+
+    def render_with_flows(self, rng: np.random.Generator, times: Sequence[float], flow_time: float
+                          ) -> tuple[list[np.ndarray], np.ndarray]:
+        """Like :meth:`render`, plus the exact intermediate flows at ``flow_time``: (4, H, W) float32, F_t->0 then
+        F_t->1 in pixels (the motion of the surface seen at each pixel: the top layer where it covers the pixel,
+        the background elsewhere)."""
+        frames, flows = self._render(rng, times, flow_time)
+        return frames, flows
+
+    def _render(self, rng: np.random.Generator, times: Sequence[float], flow_time: float | None
+                ) -> tuple[list[np.ndarray], np.ndarray | None]:
         h, w = self.size
         cfg = self.motion
         photo = self.photos[rng.integers(len(self.photos))]
@@ -198,27 +225,64 @@ class SyntheticMotion(Dataset):
             for _ in range(int(rng.integers(0, cfg.max_layers + 1))):
                 layers.append(self._layer(rng, h, w, cfg.layer_motion))
         center = np.array([(w - 1) / 2, (h - 1) / 2])
+
+        def background(tc: float) -> np.ndarray:
+            # The scene moves by +vel per unit time, so the source point seen at a pixel moves by -vel.
+            return _affine(center, -vel * tc / zoom0, -rot * tc, zoom0 * math.exp(logzoom * tc), src_center)
+
+        def layer_map(layer, tc: float) -> np.ndarray:
+            patch, _, pos, lvel, lrot = layer
+            lh, lw = patch.shape[:2]
+            lc = np.array([(lw - 1) / 2, (lh - 1) / 2])
+            p, ang = pos + lvel * tc, lrot * tc
+            # forward map patch -> frame (warpAffine's default convention)
+            c, s = math.cos(ang), math.sin(ang)
+            return np.array([[c, -s, p[0] - (c * lc[0] - s * lc[1])], [s, c, p[1] - (s * lc[0] + c * lc[1])]])
+
         frames = []
         for t in times:
             tc = t - 0.5
-            # The scene moves by +vel per unit time, so the source point seen at a pixel moves by -vel.
-            m = _affine(center, -vel * tc / zoom0, -rot * tc, zoom0 * math.exp(logzoom * tc), src_center)
-            frame = cv2.warpAffine(src, m, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+            frame = cv2.warpAffine(src, background(tc), (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                                    borderMode=cv2.BORDER_REFLECT101)
             frame = frame.astype(np.float32)
-            for patch, alpha, pos, lvel, lrot in layers:
-                lh, lw = patch.shape[:2]
-                lc = np.array([(lw - 1) / 2, (lh - 1) / 2])
-                p = pos + lvel * tc
-                a, ang = 1.0, lrot * tc
-                # forward map patch -> frame (warpAffine's default convention)
-                c, s = math.cos(ang) * a, math.sin(ang) * a
-                fwd = np.array([[c, -s, p[0] - (c * lc[0] - s * lc[1])], [s, c, p[1] - (s * lc[0] + c * lc[1])]])
+            for layer in layers:
+                patch, alpha = layer[0], layer[1]
+                fwd = layer_map(layer, tc)
                 fg = cv2.warpAffine(patch, fwd, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
                 al = cv2.warpAffine(alpha, fwd, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)[..., None]
                 frame = frame * (1 - al) + fg.astype(np.float32) * al
             frames.append(np.clip(frame + 0.5, 0, 255).astype(np.uint8))
-        return self._degrade(rng, frames)
+        flows = None
+        if flow_time is not None:
+            flows = self._flows(flow_time, background, layers, layer_map)
+        return self._degrade(rng, frames), flows
+
+    def _flows(self, t: float, background, layers, layer_map) -> np.ndarray:
+        """(4, H, W) F_t->0, F_t->1: where the point seen at each pixel at time t is at times 0 and 1."""
+        h, w = self.size
+        ys, xs = np.mgrid[0:h, 0:w].astype(np.float64)
+        pts = np.stack((xs, ys, np.ones_like(xs)), axis=-1)  # (H, W, 3) homogeneous pixel coordinates
+        tc = t - 0.5
+        out = np.empty((4, h, w), np.float32)
+        src = pts @ background(tc).T  # source coordinates seen at time t
+        for i, tau in enumerate((0.0, 1.0)):
+            m = background(tau - 0.5)
+            a_inv = np.linalg.inv(m[:, :2])
+            p_tau = (src - m[:, 2]) @ a_inv.T
+            out[2 * i : 2 * i + 2] = (p_tau - pts[..., :2]).transpose(2, 0, 1)
+        for layer in layers:
+            alpha = layer[1]
+            fwd_t = layer_map(layer, tc)
+            cover = cv2.warpAffine(alpha, fwd_t, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT) > 0.5
+            if not cover.any():
+                continue
+            inv_t = cv2.invertAffineTransform(fwd_t)
+            q = pts @ inv_t.T  # patch coordinates of each pixel at time t
+            for i, tau in enumerate((0.0, 1.0)):
+                p_tau = q @ layer_map(layer, tau - 0.5)[:, :2].T + layer_map(layer, tau - 0.5)[:, 2]
+                f = (p_tau - pts[..., :2]).transpose(2, 0, 1)
+                out[2 * i : 2 * i + 2][:, cover] = f[:, cover]
+        return out
 
     def _degrade(self, rng: np.random.Generator, frames: list[np.ndarray]) -> list[np.ndarray]:
         cfg = self.motion
@@ -237,8 +301,13 @@ class SyntheticMotion(Dataset):
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         rng = self._rng(index)
         t = self._t(rng)
-        f0, gt, f1 = self.render(rng, (0.0, t, 1.0))
-        return {"img0": _to_tensor(f0), "img1": _to_tensor(f1), "gt": _to_tensor(gt), "t": torch.tensor(t, dtype=torch.float32)}
+        if not self.with_flows:
+            f0, gt, f1 = self.render(rng, (0.0, t, 1.0))
+            return {"img0": _to_tensor(f0), "img1": _to_tensor(f1), "gt": _to_tensor(gt),
+                    "t": torch.tensor(t, dtype=torch.float32)}
+        (f0, gt, f1), flows = self.render_with_flows(rng, (0.0, t, 1.0), t)
+        return {"img0": _to_tensor(f0), "img1": _to_tensor(f1), "gt": _to_tensor(gt),
+                "t": torch.tensor(t, dtype=torch.float32), "flows": torch.from_numpy(flows)}
 
 
 def _to_tensor(img: np.ndarray) -> torch.Tensor:
@@ -248,8 +317,8 @@ def _to_tensor(img: np.ndarray) -> torch.Tensor:
 class SyntheticSource:
     """The data source behind ``data=synthetic``: train/val/test splits of :class:`SyntheticMotion`.
 
-    Validation and test are deterministic (fixed seeds, t = 0.5 unless ``val_random_t``); training draws
-    a fresh scene every time.
+    Validation and test are deterministic (fixed seeds, t = 0.5); training draws a fresh scene every time. With
+    ``flows`` the training items carry their exact intermediate flows (for flow supervision).
     """
 
     def __init__(
@@ -265,12 +334,15 @@ class SyntheticSource:
         photos: Sequence[str] = SKIMAGE_PHOTOS,
         motion: dict | None = None,
         seed: int = 0,
+        flows: bool = False,
+        max_photo_side: int | None = 1600,
     ) -> None:
         self.lengths = {"train": train_samples, "val": val_samples, "test": test_samples}
         self.size, self.k, self.middle_prob, self.seed = size, k, middle_prob, seed
         self.image_dirs, self.photo_names = list(image_dirs), list(photos)
         self.motion = MotionConfig(**{k_: tuple(v) if isinstance(v, list) else v for k_, v in (motion or {}).items()})
         self._photos: list[np.ndarray] | None = None
+        self.flows, self.max_photo_side = flows, max_photo_side
 
     def prepare(self) -> None:
         """Nothing to download or cache: photos come from installed packages or local folders."""
@@ -279,7 +351,7 @@ class SyntheticSource:
         if split not in self.lengths:
             raise ValueError(f"split must be one of {sorted(self.lengths)}, got {split!r}")
         if self._photos is None:
-            self._photos = load_photos(self.photo_names, self.image_dirs)
+            self._photos = load_photos(self.photo_names, self.image_dirs, max_side=self.max_photo_side)
         train = split == "train"
         return SyntheticMotion(
             self._photos,
@@ -291,4 +363,5 @@ class SyntheticSource:
             middle_prob=self.middle_prob,
             deterministic=not train,
             seed=self.seed + (1 if split == "val" else 2) * 1_000_003,
+            with_flows=self.flows and train,
         )

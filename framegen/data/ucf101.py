@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from framegen.data.entries import VideoEntry
-from framegen.data.video import VIDEO_SUFFIXES
+from framegen.media import VIDEO_SUFFIXES
 
 _NAME = re.compile(r"^v_(?P<label>[A-Za-z0-9]+)_g(?P<group>\d+)_c(?P<clip>\d+)$")
 

@@ -1,4 +1,5 @@
-"""Reading frames: video files through decord, folders of numbered images through OpenCV.
+"""Reading frames for training: video files through decord, folders of numbered images through
+:mod:`framegen.media`.
 
 Frames are (H, W, 3) uint8 RGB arrays. Errors are :class:`VideoReadError` with a one-line message.
 """
@@ -12,20 +13,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-VIDEO_SUFFIXES = {".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv"}
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
+from framegen.media import MediaError, frame_files, read_image
 
 
-class VideoReadError(RuntimeError):
+class VideoReadError(MediaError):
     """A video (or frame folder) cannot be read: missing, empty, truncated or not a video."""
-
-
-def is_frame_folder(path: Path, *, min_images: int = 2) -> bool:
-    return path.is_dir() and sum(1 for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES) >= min_images
-
-
-def frame_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
 
 
 def _open_decord(path: Path):
@@ -77,13 +69,10 @@ class FrameReader:
         if bad:
             raise IndexError(f"frame indices {bad} out of range for {self.path} ({n} frames)")
         if self._files is not None:
-            out = []
-            for i in indices:
-                img = cv2.imread(str(self._files[i]), cv2.IMREAD_COLOR)
-                if img is None:
-                    raise VideoReadError(f"cannot read image {self._files[i]}")
-                out.append(cv2.cvtColor(img, cv2.COLOR_BGR2RGB))
-            return out
+            try:
+                return [read_image(self._files[i]) for i in indices]
+            except MediaError as err:
+                raise VideoReadError(str(err)) from None
         try:
             batch = self._vr.get_batch(list(indices)).asnumpy()
         except Exception as err:  # noqa: BLE001
@@ -91,12 +80,17 @@ class FrameReader:
         return list(batch)
 
     def read_all(self, *, stride: int = 1, chunk: int = 64) -> list[np.ndarray]:
-        """Every ``stride``-th frame, decoded in chunks (a truncated file raises VideoReadError)."""
-        idx = list(range(0, len(self), stride))
-        out: list[np.ndarray] = []
-        for start in range(0, len(idx), chunk):
-            out.extend(self.read(idx[start:start + chunk]))
-        return out
+        return read_all(self, stride=stride, chunk=chunk)
+
+
+def read_all(reader, *, stride: int = 1, chunk: int = 64) -> list[np.ndarray]:
+    """Every ``stride``-th frame of a reader (``len()`` and ``read(indices)``), decoded in chunks (a truncated file
+    raises VideoReadError)."""
+    idx = list(range(0, len(reader), stride))
+    out: list[np.ndarray] = []
+    for start in range(0, len(idx), chunk):
+        out.extend(reader.read(idx[start:start + chunk]))
+    return out
 
 
 def fit_frame(frame: np.ndarray, size: tuple[int, int] | None, *, keep_aspect: bool = False) -> np.ndarray:

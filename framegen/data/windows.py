@@ -8,7 +8,6 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 import torch
 from torch.utils.data import Dataset
@@ -16,6 +15,7 @@ from torch.utils.data import Dataset
 from framegen.data.quality import valid_window_starts
 from framegen.data.transforms import AugmentConfig, augment
 from framegen.data.video import fit_frame
+from framegen.media import MediaError, read_image
 
 
 @dataclass(frozen=True)
@@ -101,10 +101,10 @@ class WindowDataset(Dataset):
             out = []
             for i in indices:
                 path = os.path.join(clip.frame_dir, f"{i:06d}.{self.image_format}")
-                img = cv2.imread(path, cv2.IMREAD_COLOR)
-                if img is None:
-                    raise FileNotFoundError(f"cached frame missing or unreadable: {path} (rebuild the cache)")
-                out.append(cv2.cvtColor(img, cv2.COLOR_BGR2RGB))
+                try:
+                    out.append(read_image(path))
+                except MediaError:
+                    raise FileNotFoundError(f"cached frame missing or unreadable: {path} (rebuild the cache)") from None
             return out
         reader = self._readers.get(clip.source)
         if reader is None:

@@ -6,10 +6,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from framegen.data.video import FrameReader
+from framegen.media import MediaError, read_image
 
 # folder -> (first, ground truth, last) file names
 LAYOUTS = {
@@ -34,10 +34,10 @@ class Triplet:
 
 
 def _read(path: Path) -> np.ndarray:
-    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if img is None:
-        raise FileNotFoundError(f"cannot read {path}")
-    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+    try:
+        return read_image(path)
+    except MediaError as err:
+        raise FileNotFoundError(str(err)) from None
 
 
 def layout_of(name: str, root: str | Path) -> tuple[str, str, str]:

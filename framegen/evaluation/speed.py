@@ -85,15 +85,6 @@ def net_runner(net: nn.Module, height: int, width: int, *, device: str = "cpu",
     return run
 
 
-def array_runner(fn: Callable, height: int, width: int) -> Runner:
-    """One call of ``fn(img0, img1)`` on fixed random (H, W, 3) uint8 frames (CPU methods such as DIS)."""
-    import numpy as np
-
-    rng = np.random.default_rng(0)
-    a, b = (rng.integers(0, 256, (height, width, 3), dtype=np.uint8) for _ in range(2))
-    return lambda: fn(a, b)
-
-
 def time_interleaved(runners: dict[str, Runner], *, repeats: int = 5, warmup: int = 2) -> dict[str, list[float]]:
     """Milliseconds of each runner's calls: ``warmup`` untimed calls each, then ``repeats`` rounds in which every
     runner is called once, the order rotating by one each round."""

@@ -11,7 +11,7 @@ import numpy as np
 
 from framegen.inference.files import Job, interpolate_file
 from framegen.inference.interpolator import Interpolator
-from framegen.inference.video_io import VideoWriter, probe_video, read_frames
+from framegen.inference.video_io import probe_video, read_frames, write_video
 from framegen.viz import label, side_by_side, write_gif
 
 
@@ -56,20 +56,17 @@ def run_test_mode(src: str | Path, out_dir: str | Path, interpolator: Interpolat
 
 def _montage(original: Path, enhanced: Path, dst: Path, fps: Fraction) -> Path:
     """Original (each frame held) beside enhanced, at the enhanced frame rate."""
-    info = probe_video(enhanced)
-    writer = VideoWriter(dst, width=2 * info.width + 4, height=info.height, fps=fps)
-    try:
-        orig = list(read_frames(original))
-        times = [t for t, _ in orig]
+    orig = list(read_frames(original))
+    times = [t for t, _ in orig]
+
+    def frames():
         j = 0
         for t, f in read_frames(enhanced):
             while j + 1 < len(orig) and times[j + 1] <= t:
                 j += 1
-            writer.write(side_by_side([label(orig[j][1], "original"), label(f, "framegen")]))
-        return writer.commit()
-    except BaseException:
-        writer.abort()
-        raise
+            yield side_by_side([label(orig[j][1], "original"), label(f, "framegen")])
+
+    return write_video(dst, frames(), fps=fps)
 
 
 def run_demo_mode(src: str | Path, out_dir: str | Path, interpolator: Interpolator, *, demo_frames: int = 12,

@@ -1,6 +1,8 @@
-"""The streaming video interpolation pipeline: decode (thread) -> schedule + batched inference -> encode (thread).
+"""The thread harness around the scheduler: decode (thread) -> schedule + batched inference (caller's thread) ->
+encode (thread).
 
-Memory stays bounded: frames flow through small queues and only the current pair is held.
+Memory stays bounded: frames flow through small queues and only the current pair and the pending batch are held.
+What each output frame gets is decided by :mod:`framegen.inference.schedule`; this module only moves frames.
 """
 
 from __future__ import annotations
@@ -10,33 +12,26 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 
 import numpy as np
 import torch
 
-from framegen.data.quality import QualityConfig, change, is_cut, signature
 from framegen.inference.interpolator import Interpolator
+from framegen.inference.schedule import DUPLICATE, FIRST, INTERPOLATE, SceneSettings, Scheduler, Slot, classify
+from framegen.media import signature
 
 log = logging.getLogger(__name__)
 _END = object()
 
 
-@dataclass
-class SceneSettings:
-    """Scene cuts (no ghost blends across them) and duplicate frames (not treated as motion)."""
-
-    detect_cuts: bool = True
-    cut_threshold: float = 20.0
-    cut_hist: float = 0.4
-    # a pair whose mean grey difference is below this (0-255) is a duplicate: copied, not interpolated
-    duplicate_threshold: float = 0.3
-    remove_duplicates: bool = False
+class NonFiniteOutput(RuntimeError):
+    """The net produced NaN or infinite values (broken weights); nothing of it is written."""
 
 
 class _Worker(threading.Thread):
-    """A thread that remembers its exception for the main thread to raise."""
+    """A daemon thread that runs ``target`` and keeps its exception (and busy seconds) for the main thread."""
 
     def __init__(self, target: Callable[[], None], name: str) -> None:
         super().__init__(name=name, daemon=True)
@@ -49,166 +44,194 @@ class _Worker(threading.Thread):
             self.error = err
 
 
-def _to_tensor(frame: np.ndarray) -> torch.Tensor:
+def to_tensor(frame: np.ndarray) -> torch.Tensor:
+    """(H, W, 3) uint8/uint16 -> (3, H, W) float in [0, 1]."""
     scale = 65535.0 if frame.dtype == np.uint16 else 255.0
     return torch.from_numpy(frame).permute(2, 0, 1).float().div_(scale)
 
 
-def _to_array(t: torch.Tensor, dtype) -> np.ndarray:
+def to_array(t: torch.Tensor, dtype) -> np.ndarray:
+    """(3, H, W) float in [0, 1] -> (H, W, 3) of ``dtype`` (uint8 or uint16), rounded."""
     scale = 65535.0 if dtype == np.uint16 else 255.0
     return (t.clamp(0, 1) * scale).round_().to(torch.int32).permute(1, 2, 0).numpy().astype(dtype)
 
 
-def run_pipeline(frames: Iterator[tuple[Fraction, np.ndarray]], sink, interpolator: Interpolator, *,
-                 out_fps: Fraction, frame_duration: Fraction, scenes: SceneSettings = SceneSettings(),
-                 total: int | None = None, progress: bool = True, queue_size: int = 16) -> dict:
-    """Interpolate a stream of (time, RGB frame) into ``sink`` (``write(frame)``) at ``out_fps``.
+@dataclass
+class _Pending:
+    """Output slots waiting for the current batch: each a ready frame or an index into ``jobs``."""
 
-    Returns counts and timings; exceptions from any stage are raised here (the caller aborts the sink).
-    """
-    decoded: queue.Queue = queue.Queue(maxsize=queue_size)
-    encoded: queue.Queue = queue.Queue(maxsize=queue_size)
-    stop = threading.Event()
+    slots: list = field(default_factory=list)
+    jobs: list = field(default_factory=list)
 
-    def put(q: queue.Queue, item) -> None:
-        while not stop.is_set():
+
+class _Harness:
+    def __init__(self, frames, sink, interpolator: Interpolator, *, scenes: SceneSettings, queue_size: int,
+                 start_index: int, progress_bar) -> None:
+        self.frames, self.sink, self.interpolator, self.scenes = frames, sink, interpolator, scenes
+        self.start_index, self.bar, self.queue_size = start_index, progress_bar, queue_size
+        self.decoded: queue.Queue = queue.Queue(maxsize=queue_size)
+        self.encoded: queue.Queue = queue.Queue(maxsize=queue_size)
+        self.stop = threading.Event()
+        self.decoder = _Worker(self._decode, "framegen-decode")
+        self.encoder = _Worker(self._encode, "framegen-encode")
+        self.pending = _Pending()
+        self.dtype = np.uint8
+        self.stats = {"frames_in": 0, "frames_out": 0, "written": 0, "interpolated": 0, "cuts": 0, "duplicates": 0,
+                      "duplicates_removed": 0, "resumed_at": start_index}
+        boundary = getattr(sink, "boundary", None)
+        self.boundary: Callable[[int], bool] = boundary if callable(boundary) else (lambda index: False)
+
+    # ---------------------------------------------------------------- threads
+    def _put(self, q: queue.Queue, item) -> None:
+        while not self.stop.is_set():
             try:
                 q.put(item, timeout=0.1)
                 return
             except queue.Full:
                 continue
 
-    def decode() -> None:
-        it = iter(frames)
-        while not stop.is_set():
+    def _decode(self) -> None:
+        it = iter(self.frames)
+        while not self.stop.is_set():
             t0 = time.perf_counter()
             try:
                 item = next(it)
             except StopIteration:
                 break
             finally:
-                decoder.busy += time.perf_counter() - t0
-            put(decoded, item)
-        put(decoded, _END)
+                self.decoder.busy += time.perf_counter() - t0
+            self._put(self.decoded, item)
+        self._put(self.decoded, _END)
 
-    def encode() -> None:
+    def _encode(self) -> None:
         while True:
-            item = encoded.get()
+            item = self.encoded.get()
             if item is _END:
                 return
             t0 = time.perf_counter()
-            sink.write(item)
-            encoder.busy += time.perf_counter() - t0
+            self.sink.write(item)
+            self.encoder.busy += time.perf_counter() - t0
 
-    decoder, encoder = _Worker(decode, "framegen-decode"), _Worker(encode, "framegen-encode")
-    cfg = QualityConfig(cut_threshold=scenes.cut_threshold, cut_hist=scenes.cut_hist)
-    stats = {"frames_in": 0, "frames_out": 0, "interpolated": 0, "cuts": 0, "duplicates": 0, "duplicates_removed": 0}
+    def next_frame(self):
+        while True:
+            try:
+                item = self.decoded.get(timeout=0.1)
+                break
+            except queue.Empty:
+                if self.decoder.error:
+                    raise self.decoder.error
+                if not self.decoder.is_alive() and self.decoded.empty():
+                    raise RuntimeError("the decoder stopped without finishing")
+        if self.decoder.error and item is _END:
+            raise self.decoder.error
+        return item
+
+    # --------------------------------------------------------------- slots
+    def add(self, slot: Slot, f0: np.ndarray, f1: np.ndarray, x0, x1) -> None:
+        """Queue one output slot (slots before ``start_index`` were written by an earlier run: skipped)."""
+        if slot.index < self.start_index:
+            return
+        if self.boundary(slot.index):
+            self.flush()
+        if slot.kind == INTERPOLATE:
+            self.pending.jobs.append((x0, x1, slot.t))
+            self.pending.slots.append(len(self.pending.jobs) - 1)
+        else:
+            self.pending.slots.append(f0 if slot.kind == FIRST else f1)
+        if len(self.pending.jobs) >= self.interpolator.batch_size or len(self.pending.slots) >= 4 * self.queue_size:
+            self.flush()
+
+    def flush(self) -> None:
+        jobs, results = self.pending.jobs, []
+        if jobs:
+            out = self.interpolator(torch.stack([j[0] for j in jobs]), torch.stack([j[1] for j in jobs]),
+                                    torch.tensor([j[2] for j in jobs]))
+            if not torch.isfinite(out).all():
+                raise NonFiniteOutput("the model produced NaN/inf frames (its weights are broken); nothing was written")
+            results = [to_array(o, self.dtype) for o in out]
+            self.stats["interpolated"] += len(jobs)
+        for slot in self.pending.slots:
+            if self.encoder.error:
+                raise self.encoder.error
+            self._put(self.encoded, results[slot] if isinstance(slot, int) else slot)
+            self.stats["written"] += 1
+            if self.bar is not None:
+                self.bar.update(1)
+        self.pending = _Pending()
+
+    # ----------------------------------------------------------------- run
+    def run(self, out_fps: Fraction, frame_duration: Fraction) -> dict:
+        self.decoder.start()
+        self.encoder.start()
+        try:
+            first = self.next_frame()
+            if first is _END:
+                raise ValueError("the input has no frames")
+            p0, f0 = first
+            self.dtype = f0.dtype
+            schedule = Scheduler(out_fps, p0)
+            s0, x0 = signature(f0), None
+            self.stats["frames_in"] = 1
+            while (item := self.next_frame()) is not _END:
+                p1, f1 = item
+                self.stats["frames_in"] += 1
+                if f1.shape != f0.shape:
+                    raise ValueError(f"frame size changes mid-stream ({f0.shape[1]}x{f0.shape[0]} -> "
+                                     f"{f1.shape[1]}x{f1.shape[0]})")
+                s1 = signature(f1)
+                kind = classify(s0, s1, self.scenes)
+                if kind == DUPLICATE and self.scenes.remove_duplicates:
+                    self.stats["duplicates_removed"] += 1
+                    continue  # the next different frame spans the gap
+                self.stats["cuts"] += int(kind == "cut")
+                self.stats["duplicates"] += int(kind == DUPLICATE)
+                slots = schedule.pair(p0, p1, kind)
+                x1 = None
+                if any(s.kind == INTERPOLATE and s.index >= self.start_index for s in slots):
+                    x0 = x0 if x0 is not None else to_tensor(f0)
+                    x1 = to_tensor(f1)
+                for slot in slots:
+                    self.add(slot, f0, f1, x0, x1)
+                p0, f0, s0, x0 = p1, f1, s1, x1
+            for slot in schedule.tail(p0 + frame_duration):
+                self.add(slot, f0, f0, None, None)
+            self.flush()
+            self.stats["frames_out"] = schedule.next_index
+            self._put(self.encoded, _END)
+            self.encoder.join()
+            if self.encoder.error:
+                raise self.encoder.error
+        finally:
+            self.stop.set()
+            self.decoder.join(timeout=5)
+        return self.stats
+
+
+def run_pipeline(frames: Iterator[tuple[Fraction, np.ndarray]], sink, interpolator: Interpolator, *,
+                 out_fps: Fraction, frame_duration: Fraction, scenes: SceneSettings = SceneSettings(),
+                 total: int | None = None, progress: bool = True, queue_size: int = 16, start_index: int = 0) -> dict:
+    """Interpolate a stream of (time, RGB frame) into ``sink`` at ``out_fps``.
+
+    ``sink.write(frame)`` receives the output frames in order from ``start_index`` (earlier ones were written by an
+    interrupted run and are neither computed nor written); a sink with ``boundary(index) -> bool`` gets every
+    inference batch cut at its segment starts, so a resumed run computes exactly the same frames. Returns counts and
+    timings; exceptions from any stage are raised here (the caller aborts the sink).
+    """
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=total, unit="frame", desc="interpolating", dynamic_ncols=True)
-    pending: list = []  # output slots, in order: np.ndarray (ready) or int (index into jobs)
-    jobs: list[tuple[torch.Tensor, torch.Tensor, float]] = []
-    dtype = [np.uint8]
-
-    def emit(item) -> None:
-        if encoder.error:
-            raise encoder.error
-        put(encoded, item)
-        stats["frames_out"] += 1
-        if bar is not None:
-            bar.update(1)
-
-    def flush() -> None:
-        results = []
-        if jobs:
-            out = interpolator(torch.stack([j[0] for j in jobs]), torch.stack([j[1] for j in jobs]),
-                               torch.tensor([j[2] for j in jobs]))
-            results = [_to_array(o, dtype[0]) for o in out]
-            stats["interpolated"] += len(jobs)
-        for slot in pending:
-            emit(results[slot] if isinstance(slot, int) else slot)
-        pending.clear()
-        jobs.clear()
-
-    def get_decoded():
-        while True:
-            try:
-                item = decoded.get(timeout=0.1)
-                break
-            except queue.Empty:
-                if decoder.error:
-                    raise decoder.error
-                if not decoder.is_alive() and decoded.empty():
-                    raise RuntimeError("the decoder stopped without finishing")
-        if decoder.error and item is _END:
-            raise decoder.error
-        return item
-
+        bar = tqdm(total=total, initial=min(start_index, total or start_index), unit="frame", desc="interpolating",
+                   dynamic_ncols=True)
     wall = time.perf_counter()
-    decoder.start()
-    encoder.start()
+    harness = _Harness(frames, sink, interpolator, scenes=scenes, queue_size=queue_size, start_index=start_index,
+                       progress_bar=bar)
     try:
-        first = get_decoded()
-        if first is _END:
-            raise ValueError("the input has no frames")
-        p0, f0 = first
-        dtype[0] = f0.dtype
-        start, m = p0, 0
-        x0, s0 = _to_tensor(f0), signature(f0)
-        stats["frames_in"] = 1
-        while True:
-            item = get_decoded()
-            if item is _END:
-                break
-            p1, f1 = item
-            stats["frames_in"] += 1
-            if f1.shape != f0.shape:
-                raise ValueError(f"frame size changes mid-stream ({f0.shape[1]}x{f0.shape[0]} -> {f1.shape[1]}x{f1.shape[0]})")
-            s1 = signature(f1)
-            diff, hist = change(s0, s1)
-            dup = diff < scenes.duplicate_threshold
-            if dup and scenes.remove_duplicates:
-                stats["duplicates_removed"] += 1
-                continue  # the next different frame spans the gap
-            cut = scenes.detect_cuts and is_cut(diff, hist, cfg)
-            stats["cuts"] += int(cut)
-            stats["duplicates"] += int(dup)
-            x1 = None if (cut or dup) else _to_tensor(f1)
-            span = p1 - p0
-            while span > 0 and start + Fraction(m) / out_fps < p1:
-                t = (start + Fraction(m) / out_fps - p0) / span
-                if t == 0 or dup:
-                    pending.append(f0)
-                elif cut:
-                    pending.append(f0 if t < Fraction(1, 2) else f1)
-                else:
-                    jobs.append((x0, x1, float(t)))
-                    pending.append(len(jobs) - 1)
-                m += 1
-                if len(jobs) >= interpolator.batch_size or len(pending) >= 4 * queue_size:
-                    flush()
-            p0, f0, s0 = p1, f1, s1
-            x0 = x1 if x1 is not None else _to_tensor(f1)
-        end = p0 + frame_duration
-        while start + Fraction(m) / out_fps < end:
-            pending.append(f0)
-            m += 1
-        flush()
-        put(encoded, _END)
-        encoder.join()
-        if encoder.error:
-            raise encoder.error
-    except BaseException:
-        stop.set()
-        raise
+        stats = harness.run(out_fps, frame_duration)
     finally:
-        stop.set()
         if bar is not None:
             bar.close()
-        decoder.join(timeout=5)
     seconds = time.perf_counter() - wall
-    stats.update(seconds=seconds, decode_seconds=decoder.busy, encode_seconds=encoder.busy,
-                 fps_processing=stats["frames_out"] / seconds if seconds > 0 else 0.0)
+    stats.update(seconds=seconds, decode_seconds=harness.decoder.busy, encode_seconds=harness.encoder.busy,
+                 fps_processing=stats["written"] / seconds if seconds > 0 else 0.0)
     return stats

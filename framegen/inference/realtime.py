@@ -9,9 +9,9 @@ from collections.abc import Iterable, Iterator
 
 import numpy as np
 
-from framegen.data.quality import QualityConfig, change, is_cut, signature
 from framegen.inference.interpolator import Interpolator
-from framegen.inference.pipeline import SceneSettings
+from framegen.inference.schedule import FIRST, INTERPOLATE, SceneSettings, classify, pair_slots
+from framegen.media import signature
 
 
 class RealtimeInterpolator:
@@ -25,7 +25,6 @@ class RealtimeInterpolator:
         if factor < 1:
             raise ValueError(f"factor must be >= 1, got {factor}")
         self.interpolator, self.factor, self.scenes = interpolator, int(factor), scenes
-        self._cfg = QualityConfig(cut_threshold=scenes.cut_threshold, cut_hist=scenes.cut_hist)
         self._prev: np.ndarray | None = None
         self._prev_sig = None
         self.latencies: list[float] = []
@@ -38,14 +37,11 @@ class RealtimeInterpolator:
         sig = signature(frame)
         out: list[np.ndarray] = []
         if self._prev is not None and self.factor > 1:
-            times = [j / self.factor for j in range(1, self.factor)]
-            diff, hist = change(self._prev_sig, sig)
-            if diff < self.scenes.duplicate_threshold:
-                out.extend([self._prev] * len(times))
-            elif self.scenes.detect_cuts and is_cut(diff, hist, self._cfg):
-                out.extend([self._prev if t < 0.5 else frame for t in times])
-            else:
-                out.extend(self.interpolator.between(self._prev, frame, times=times))
+            slots = pair_slots([j / self.factor for j in range(1, self.factor)], classify(self._prev_sig, sig, self.scenes))
+            wanted = [s.t for s in slots if s.kind == INTERPOLATE]
+            made = iter(self.interpolator.between(self._prev, frame, times=wanted) if wanted else [])
+            for s in slots:
+                out.append(next(made) if s.kind == INTERPOLATE else self._prev if s.kind == FIRST else frame)
         out.append(frame)
         self._prev, self._prev_sig = frame, sig
         self.latencies.append(time.perf_counter() - start)

@@ -1,11 +1,16 @@
-"""Video in and out with PyAV: frames with exact timestamps, colour metadata kept, 8- or 10-bit, audio and
-subtitle streams copied unchanged, output written to a temporary file and renamed only when complete."""
+"""Video in and out with PyAV: frames with exact timestamps, colour metadata kept, 8- or 10-bit, encoders chosen by
+codec name or output suffix, and the join of separately encoded segments into one file with the source's audio and
+subtitle streams copied (or, where the container cannot hold them, transcoded or dropped with a warning).
+
+Every error is a :class:`VideoError` with a one-line message that names the file.
+"""
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -13,10 +18,31 @@ from pathlib import Path
 import av
 import numpy as np
 
+from framegen.media import MediaError
+
 log = logging.getLogger(__name__)
 
+# pixel formats that carry an alpha channel
+_ALPHA_PREFIXES = ("yuva", "rgba", "bgra", "argb", "abgr", "ya8", "ya16", "gbrap", "rgba64", "bgra64")
+# codec aliases a user may type -> encoder names
+CODEC_ALIASES = {"h264": "libx264", "x264": "libx264", "h265": "libx265", "hevc": "libx265", "x265": "libx265",
+                 "vp9": "libvpx-vp9", "prores": "prores_ks", "av1": "libsvtav1", "nvenc": "h264_nvenc",
+                 "h264_nvenc": "h264_nvenc", "hevc_nvenc": "hevc_nvenc", "ffv1": "ffv1"}
+# the codec an output suffix gets with codec=auto
+SUFFIX_CODECS = {".mp4": "libx264", ".m4v": "libx264", ".mkv": "libx264", ".mov": "libx264", ".webm": "libvpx-vp9",
+                 ".avi": "libx264"}
+CONTAINER_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm", ".avi": "avi"}
+# codecs each container takes (others are refused with the alternatives named)
+CONTAINER_CODECS = {
+    "mp4": {"libx264", "libx265", "libvpx-vp9", "libsvtav1", "h264_nvenc", "hevc_nvenc"},
+    "mov": {"libx264", "libx265", "prores_ks", "h264_nvenc", "hevc_nvenc"},
+    "matroska": {"libx264", "libx265", "libvpx-vp9", "libsvtav1", "ffv1", "prores_ks", "h264_nvenc", "hevc_nvenc"},
+    "webm": {"libvpx-vp9", "libsvtav1"},
+    "avi": {"libx264", "ffv1"},
+}
 
-class VideoError(RuntimeError):
+
+class VideoError(MediaError):
     """Unreadable input or unwritable output; the message is one line meant for people."""
 
 
@@ -27,17 +53,24 @@ class VideoInfo:
     fps: Fraction
     frames: int | None
     duration: float | None
-    pix_fmt: str
     bit_depth: int
     has_alpha: bool
-    gray: bool
     start: Fraction
     color: dict = field(default_factory=dict)
-    other_streams: list[str] = field(default_factory=list)
+    audio: bool = False
 
 
 def _bit_depth(fmt: av.VideoFormat) -> int:
     return max((c.bits for c in fmt.components), default=8)
+
+
+def has_alpha(pix_fmt: str) -> bool:
+    """True for pixel formats with an alpha channel (``gray`` and friends have none)."""
+    return pix_fmt.startswith(_ALPHA_PREFIXES)
+
+
+def _first_line(err: BaseException) -> str:
+    return (str(err).splitlines() or [type(err).__name__])[0][:200]
 
 
 def probe_video(path: str | os.PathLike) -> VideoInfo:
@@ -58,22 +91,24 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
             duration = float(s.duration * s.time_base) if s.duration else (c.duration / 1e6 if c.duration else None)
             color = {"color_primaries": cc.color_primaries, "color_trc": cc.color_trc, "colorspace": cc.colorspace,
                      "color_range": cc.color_range}
-            others = [f"{x.type}:{x.codec_context.name}" for x in c.streams if x.type in ("audio", "subtitle")]
-            return VideoInfo(cc.width, cc.height, Fraction(fps), s.frames or None, duration, fmt.name, _bit_depth(fmt),
-                             fmt.has_alpha if hasattr(fmt, "has_alpha") else "a" in fmt.name[:4],
-                             fmt.name.startswith("gray"), start, color, others)
+            return VideoInfo(cc.width, cc.height, Fraction(fps), s.frames or None, duration, _bit_depth(fmt),
+                             has_alpha(fmt.name), start, color, audio=bool(c.streams.audio))
     except VideoError:
         raise
     except (av.error.FFmpegError, ValueError, OSError) as err:
-        raise VideoError(f"cannot read {path} as a video: {str(err).splitlines()[0][:200]}") from None
+        raise VideoError(f"cannot read {path} as a video: {_first_line(err)}") from None
 
 
-def read_frames(path: str | os.PathLike, *, high_bit: bool = False) -> Iterator[tuple[Fraction, np.ndarray]]:
+def read_frames(path: str | os.PathLike, *, high_bit: bool = False, expected: int | None = None,
+                duration: float | None = None) -> Iterator[tuple[Fraction, np.ndarray]]:
     """Decode frames as (time in seconds, (H, W, 3) RGB array): uint8, or uint16 when ``high_bit``.
 
-    Grayscale input is expanded to RGB; alpha is dropped. A truncated file raises VideoError after its good frames.
+    Grayscale input is expanded to RGB; alpha is dropped. A file that ends early (a truncated download, a corrupt
+    stream) raises VideoError after its good frames: a decode error, or fewer frames than the container's index
+    (``expected``) or its ``duration`` promise.
     """
     fmt = "rgb48le" if high_bit else "rgb24"
+    count, last = 0, None
     try:
         with av.open(str(path)) as c:
             s = c.streams.video[0]
@@ -81,108 +116,272 @@ def read_frames(path: str | os.PathLike, *, high_bit: bool = False) -> Iterator[
             rate = s.average_rate or Fraction(25)
             for i, frame in enumerate(c.decode(s)):
                 t = Fraction(frame.pts) * s.time_base if frame.pts is not None else Fraction(i) / rate
+                count, last = count + 1, t
                 yield t, frame.to_ndarray(format=fmt)
     except (av.error.FFmpegError, OSError) as err:
-        raise VideoError(f"decoding {path} failed: {str(err).splitlines()[0][:200]}") from None
+        raise VideoError(f"decoding {path} failed after {count} frames: {_first_line(err)}") from None
+    if expected and count < expected:
+        raise VideoError(f"{path} is truncated or corrupt: {count} of its {expected} frames could be decoded")
+    if duration and last is not None and float(last) + 1.0 < duration:
+        raise VideoError(f"{path} is truncated or corrupt: frames stop at {float(last):.2f} s of {duration:.2f} s")
 
 
-class VideoWriter:
-    """Encodes RGB frames (uint8 or uint16) to ``path`` through a temporary file; :meth:`commit` renames it.
+# ------------------------------------------------------------------------------------------------ encoding
+@dataclass(frozen=True)
+class EncodeSettings:
+    """How video outputs are encoded. ``codec``: auto (by the output's suffix: H.264 for .mp4/.mkv/.mov, VP9 for
+    .webm), or libx264/h264, libx265/hevc, libvpx-vp9/vp9, prores_ks/prores, ffv1 (lossless), libsvtav1/av1,
+    h264_nvenc/nvenc (NVIDIA GPUs)."""
 
-    ``pix_fmt`` yuv420p needs even sizes: odd sizes switch to yuv444p (same size, a note in the log).
-    """
+    crf: int = 18
+    preset: str = "medium"
+    pix_fmt: str = "yuv420p"
+    # 10-bit input: 'keep' writes 10-bit, '8bit' down-converts (with a warning)
+    high_bit: str = "keep"
+    codec: str = "auto"
 
-    def __init__(self, path: str | os.PathLike, *, width: int, height: int, fps: Fraction, codec: str = "libx264",
-                 crf: int = 18, preset: str = "medium", pix_fmt: str = "yuv420p", color: dict | None = None,
-                 start: Fraction = Fraction(0)) -> None:
-        self.path = Path(path)
-        self.tmp = self.path.with_name(f".{self.path.stem}.partial-{os.getpid()}{self.path.suffix}")
-        if pix_fmt.startswith(("yuv420", "yuv422")) and (width % 2 or height % 2):
-            log.info("odd frame size %dx%d: encoding 4:4:4 (%s) to keep the exact size", width, height,
-                     pix_fmt.replace("420", "444").replace("422", "444"))
-            pix_fmt = pix_fmt.replace("420", "444").replace("422", "444")
+
+def resolve_codec(codec: str, path: Path) -> str:
+    """The encoder for ``codec`` (an alias or 'auto') and output ``path``; raises VideoError for bad pairs."""
+    suffix = path.suffix.lower()
+    fmt = CONTAINER_FORMATS.get(suffix)
+    if fmt is None:
+        raise VideoError(f"cannot write {path.name}: unknown video suffix {suffix!r} "
+                         f"(use {', '.join(sorted(CONTAINER_FORMATS))}, .gif, .webp, or a folder for PNG frames)")
+    name = SUFFIX_CODECS[suffix] if codec == "auto" else CODEC_ALIASES.get(codec, codec)
+    try:
+        av.codec.Codec(name, "w")
+    except (av.error.FFmpegError, ValueError) as err:
+        raise VideoError(f"encoder {codec!r} is not available in this PyAV build ({_first_line(err)})") from None
+    if name not in CONTAINER_CODECS[fmt]:
+        ok = ", ".join(sorted(CONTAINER_CODECS[fmt]))
+        raise VideoError(f"{suffix} files cannot hold {name} video (use one of: {ok})")
+    return name
+
+
+def _pix_fmt(codec: str, requested: str, *, high: bool, width: int, height: int) -> str:
+    if codec == "prores_ks":
+        return "yuv444p10le" if "444" in requested else "yuv422p10le"
+    if codec == "ffv1":  # lossless: keep RGB exactly
+        return "gbrp16le" if high else "gbrp"
+    pix = requested
+    if high and "10" not in pix:
+        pix = pix.replace("p", "p10le", 1) if pix.endswith("p") else pix
+    if pix.startswith(("yuv420", "yuv422")) and (width % 2 or height % 2):
+        new = pix.replace("420", "444").replace("422", "444")
+        log.info("odd frame size %dx%d: encoding 4:4:4 (%s) to keep the exact size", width, height, new)
+        pix = new
+    if codec.endswith("_nvenc") and "10" in pix:
+        pix = "p010le"
+    return pix
+
+
+def add_video_stream(container, *, codec: str, fps: Fraction, width: int, height: int, settings: EncodeSettings,
+                     high: bool = False, color: dict | None = None):
+    """Add and configure a video stream; returns (stream, pix_fmt, colour settings to convert frames with)."""
+    fps = Fraction(fps).limit_denominator(1_000_000)
+    stream = container.add_stream(codec, rate=fps)
+    pix = _pix_fmt(codec, settings.pix_fmt, high=high, width=width, height=height)
+    stream.width, stream.height, stream.pix_fmt = width, height, pix
+    stream.time_base = 1 / fps
+    if codec in ("libx264", "libx265"):
+        stream.options = {"crf": str(settings.crf), "preset": settings.preset}
+    elif codec == "libvpx-vp9":
+        stream.options = {"crf": str(min(63, settings.crf + 13)), "b": "0", "row-mt": "1", "deadline": "good"}
+    elif codec == "libsvtav1":
+        stream.options = {"crf": str(min(63, settings.crf + 12)), "preset": "8"}
+    elif codec == "prores_ks":
+        stream.options = {"profile": "3" if "444" not in pix else "4"}
+    elif codec == "ffv1":
+        stream.options = {"level": "3", "slicecrc": "1"}
+    elif codec.endswith("_nvenc"):
+        stream.options = {"cq": str(settings.crf + 4), "preset": "p5"}
+    colors = {k: v for k, v in (color or {}).items() if v not in (None, 2)}  # 2 = unspecified
+    if pix.startswith("gbrp"):
+        colors = {}
+    for key, value in colors.items():
         try:
-            self.container = av.open(str(self.tmp), "w", format=_format_for(self.path))
-        except (av.error.FFmpegError, OSError) as err:
-            raise VideoError(f"cannot write {self.path}: {str(err).splitlines()[0][:200]}") from None
-        fps = Fraction(fps).limit_denominator(1_000_000)
-        self.stream = self.container.add_stream(codec, rate=fps)
-        self.stream.width, self.stream.height, self.stream.pix_fmt = width, height, pix_fmt
-        self.stream.time_base = 1 / fps
-        if codec in ("libx264", "libx265"):
-            self.stream.options = {"crf": str(crf), "preset": preset}
-        self.color = {k: v for k, v in (color or {}).items() if v not in (None, 2)}  # 2 = unspecified
-        cc = self.stream.codec_context
-        for key, value in self.color.items():
-            try:
-                setattr(cc, key, value)
-            except (AttributeError, ValueError, TypeError):
-                pass
-        self.pix_fmt = pix_fmt
-        self.fps = fps
-        self.offset = round(start * fps)
-        self.count = 0
-
-    def add_copied_streams(self, source: str | os.PathLike) -> list:
-        """Add every audio and subtitle stream of ``source`` (to copy with :meth:`copy_packets`)."""
-        self._source = str(source)
-        self._copies = []
-        try:
-            with av.open(self._source) as c:
-                for s in c.streams:
-                    if s.type in ("audio", "subtitle"):
-                        try:
-                            self._copies.append((s.index, self.container.add_stream_from_template(s)))
-                        except (av.error.FFmpegError, ValueError) as err:
-                            log.warning("stream %d (%s) cannot be copied into %s: %s", s.index, s.type,
-                                        self.path.suffix, err)
-        except av.error.FFmpegError:
+            setattr(stream.codec_context, key, value)
+        except (AttributeError, ValueError, TypeError):
             pass
-        return self._copies
+    return stream, pix, colors
+
+
+def to_video_frame(rgb: np.ndarray, pix_fmt: str, colors: dict) -> av.VideoFrame:
+    fmt = "rgb48le" if rgb.dtype == np.uint16 else "rgb24"
+    frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format=fmt)
+    if pix_fmt.startswith("gbrp"):
+        return frame.reformat(format=pix_fmt)
+    cs = colors.get("colorspace")
+    return frame.reformat(format=pix_fmt, dst_colorspace=cs if cs in (1, 5, 6, 7, 9) else None,
+                          dst_color_range=colors.get("color_range") or None)
+
+
+def write_error(path: Path, err: BaseException) -> VideoError:
+    """A one-line VideoError for a failed write (disk full, permission, a vanished folder)."""
+    code = getattr(err, "errno", None)
+    if code == errno.ENOSPC or "No space left" in str(err):
+        return VideoError(f"cannot write {path}: no space left on the device")
+    return VideoError(f"cannot write {path}: {_first_line(err)}")
+
+
+class SegmentEncoder:
+    """Encodes output frames [first, first + n) to one self-contained file (timestamps count from 0 at ``first``)."""
+
+    def __init__(self, path: Path, *, codec: str, fps: Fraction, width: int, height: int, settings: EncodeSettings,
+                 high: bool, color: dict, first: int, fmt: str) -> None:
+        self.path, self.first, self.count = path, first, 0
+        try:
+            self.container = av.open(str(path), "w", format=fmt)
+            self.stream, self.pix_fmt, self.colors = add_video_stream(
+                self.container, codec=codec, fps=fps, width=width, height=height, settings=settings, high=high,
+                color=color)
+        except (av.error.FFmpegError, OSError) as err:
+            raise write_error(path, err) from None
 
     def write(self, rgb: np.ndarray) -> None:
-        fmt = "rgb48le" if rgb.dtype == np.uint16 else "rgb24"
-        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format=fmt)
-        cs = self.color.get("colorspace")
-        frame = frame.reformat(format=self.pix_fmt, dst_colorspace=cs if cs in (1, 5, 6, 7, 9) else None,
-                               dst_color_range=self.color.get("color_range") or None)
-        frame.pts = self.offset + self.count
+        frame = to_video_frame(rgb, self.pix_fmt, self.colors)
+        frame.pts = self.first + self.count
         self.count += 1
-        for packet in self.stream.encode(frame):
-            self.container.mux(packet)
-
-    def copy_packets(self) -> None:
-        """Copy the audio/subtitle packets of the source unchanged (same timestamps, so they stay in sync)."""
-        if not getattr(self, "_copies", None):
-            return
-        mapping = dict(self._copies)
-        with av.open(self._source) as c:
-            streams = [c.streams[i] for i in mapping]
-            for packet in c.demux(streams):
-                if packet.dts is None and packet.pts is None:
-                    continue
-                packet.stream = mapping[packet.stream.index]
+        try:
+            for packet in self.stream.encode(frame):
                 self.container.mux(packet)
+        except (av.error.FFmpegError, OSError) as err:
+            raise write_error(self.path, err) from None
 
-    def commit(self) -> Path:
-        """Flush the encoder, copy the other streams, close and rename the file into place."""
-        for packet in self.stream.encode():
-            self.container.mux(packet)
-        self.copy_packets()
-        self.container.close()
-        os.replace(self.tmp, self.path)
-        return self.path
+    def close(self) -> None:
+        try:
+            for packet in self.stream.encode():
+                self.container.mux(packet)
+            self.container.close()
+        except (av.error.FFmpegError, OSError) as err:
+            raise write_error(self.path, err) from None
 
     def abort(self) -> None:
-        """Close and delete the temporary file (nothing is left at the output path)."""
         try:
             self.container.close()
         except Exception:  # noqa: BLE001 - closing a broken container must not hide the first error
             pass
-        if self.tmp.exists():
-            self.tmp.unlink()
 
 
-def _format_for(path: Path) -> str | None:
-    return {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm", ".avi": "avi"}.get(
-        path.suffix.lower())
+def join_segments(segments: Sequence[tuple[Path, int]], dst: Path, *, fps: Fraction, offset: int = 0,
+                  copy_from: str | os.PathLike | None = None, fmt: str | None = None) -> Path:
+    """Remux ``segments`` ((file, first output frame), in order) into ``dst`` without re-encoding, frame m at
+    ``(offset + m) / fps``, and copy the audio/subtitle streams of ``copy_from`` unchanged (same timestamps, so they
+    stay in sync). Streams ``dst``'s container cannot hold are transcoded (audio for WebM: Opus) or dropped with a
+    warning."""
+    fps = Fraction(fps).limit_denominator(1_000_000)
+    try:
+        out = av.open(str(dst), "w", format=fmt)
+    except (av.error.FFmpegError, OSError) as err:
+        raise write_error(dst, err) from None
+    try:
+        with av.open(str(segments[0][0])) as c:
+            video = out.add_stream_from_template(c.streams.video[0])
+            video.time_base = 1 / fps
+        copies = _add_other_streams(out, copy_from) if copy_from is not None else []
+        for path, first in segments:
+            with av.open(str(path)) as c:
+                s = c.streams.video[0]
+                packets = [p for p in c.demux(s) if p.pts is not None]
+                # presentation order gives each packet its output frame; the decode delay is kept in frames
+                rank = {pts: k for k, pts in enumerate(sorted(p.pts for p in packets))}
+                for p in packets:
+                    delay = round((p.pts - (p.dts if p.dts is not None else p.pts)) * s.time_base * fps)
+                    p.pts = offset + first + rank[p.pts]
+                    p.dts = p.pts - delay
+                    p.duration = 1
+                    p.time_base = 1 / fps
+                    p.stream = video
+                    out.mux(p)
+        for copy in copies:
+            copy.run(out)
+        out.close()
+    except (av.error.FFmpegError, OSError) as err:
+        try:
+            out.close()
+        except Exception:  # noqa: BLE001
+            pass
+        raise write_error(dst, err) from None
+    return dst
+
+
+class _StreamCopy:
+    """One audio/subtitle stream of the source: copied packet by packet, or transcoded to ``codec``."""
+
+    def __init__(self, source: str, index: int, target, transcode: str | None = None) -> None:
+        self.source, self.index, self.target, self.transcode = source, index, target, transcode
+
+    def run(self, out) -> None:
+        with av.open(self.source) as c:
+            stream = c.streams[self.index]
+            if self.transcode is None:
+                for packet in c.demux(stream):
+                    if packet.dts is None and packet.pts is None:
+                        continue
+                    packet.stream = self.target
+                    out.mux(packet)
+                return
+            resampler = av.AudioResampler(format=self.target.codec_context.format.name,
+                                          layout=self.target.codec_context.layout.name, rate=self.target.rate)
+            for frame in c.decode(stream):
+                frame.pts = None
+                for f in resampler.resample(frame):
+                    for packet in self.target.encode(f):
+                        out.mux(packet)
+            for f in resampler.resample(None):
+                for packet in self.target.encode(f):
+                    out.mux(packet)
+            for packet in self.target.encode():
+                out.mux(packet)
+
+
+def _add_other_streams(out, source) -> list[_StreamCopy]:
+    copies = []
+    try:
+        src = av.open(str(source))
+    except av.error.FFmpegError:
+        return copies
+    with src:
+        for s in src.streams:
+            if s.type not in ("audio", "subtitle"):
+                continue
+            try:
+                copies.append(_StreamCopy(str(source), s.index, out.add_stream_from_template(s)))
+                continue
+            except (av.error.FFmpegError, ValueError):
+                pass
+            if s.type == "audio" and out.format.name == "webm":
+                layout = "stereo" if s.codec_context.channels >= 2 else "mono"
+                target = out.add_stream("libopus", rate=48000, layout=layout)
+                copies.append(_StreamCopy(str(source), s.index, target, transcode="libopus"))
+                log.info("audio stream %d (%s) is transcoded to Opus for WebM", s.index, s.codec_context.name)
+                continue
+            log.warning("%s stream %d (%s) cannot go into a %s file; it is left out", s.type, s.index,
+                        s.codec_context.name, out.format.name)
+    return copies
+
+
+def write_video(path: str | os.PathLike, frames, *, fps: Fraction, settings: EncodeSettings = EncodeSettings()) -> Path:
+    """Encode an iterable of (H, W, 3) RGB frames to ``path`` in one go (atomically; no audio). For short clips
+    such as the test mode's montage; the video tool writes through its resumable sink instead."""
+    path = Path(path)
+    it = iter(frames)
+    first = next(it, None)
+    if first is None:
+        raise VideoError(f"no frames to write to {path}")
+    codec = resolve_codec(settings.codec, path)
+    tmp = path.with_name(f".{path.stem}.partial-{os.getpid()}{path.suffix}")
+    enc = SegmentEncoder(tmp, codec=codec, fps=fps, width=first.shape[1], height=first.shape[0], settings=settings,
+                         high=first.dtype == np.uint16, color={}, first=0, fmt=CONTAINER_FORMATS[path.suffix.lower()])
+    try:
+        enc.write(first)
+        for frame in it:
+            enc.write(frame)
+        enc.close()
+        os.replace(tmp, path)
+    except BaseException:
+        enc.abort()
+        tmp.unlink(missing_ok=True)
+        raise
+    return path

@@ -11,12 +11,17 @@ from typing import Any
 from torch import nn
 
 from framegen.models.advanced_net import AdvancedFrameInterpolationNet
+from framegen.models.classical import DISFlowNet
 from framegen.models.flow_net import FrameInterpolationNet
 from framegen.models.layers import InterpolationOutput, backward_warp
+from framegen.models.rife import RIFE425
 
 _REGISTRY: dict[str, Callable[..., nn.Module]] = {
     "flow": FrameInterpolationNet,
     "advanced": AdvancedFrameInterpolationNet,
+    "rife425": RIFE425,
+    # classical optical flow, no weights (a baseline and the video tool's method=dis)
+    "dis": DISFlowNet,
 }
 
 
@@ -47,8 +52,10 @@ def count_parameters(net: nn.Module) -> int:
 
 __all__ = [
     "AdvancedFrameInterpolationNet",
+    "DISFlowNet",
     "FrameInterpolationNet",
     "InterpolationOutput",
+    "RIFE425",
     "available",
     "backward_warp",
     "build_net",

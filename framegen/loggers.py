@@ -1,0 +1,51 @@
+"""framegen's CSV logger: Lightning's, except that a resumed run keeps the rows its checkpoint had already logged
+(Lightning's deletes ``metrics.csv`` when it starts), so one run folder holds one unbroken ``metrics.csv``."""
+
+from __future__ import annotations
+
+import csv
+import os
+
+from lightning.pytorch.loggers.csv_logs import CSVLogger, ExperimentWriter
+
+
+class _KeepingWriter(ExperimentWriter):
+    """An ExperimentWriter that starts from the rows of an existing metrics.csv logged before ``keep_before``."""
+
+    def __init__(self, log_dir: str, keep_before: int | None) -> None:
+        self._resuming = keep_before is not None
+        path = os.path.join(log_dir, self.NAME_METRICS_FILE)
+        rows, keys = [], []
+        if keep_before is not None and os.path.isfile(path):
+            with open(path, newline="") as f:
+                reader = csv.DictReader(f)
+                keys = list(reader.fieldnames or [])
+                rows = [r for r in reader if r.get("step") not in (None, "") and int(float(r["step"])) < keep_before]
+            os.replace(path, path + ".before-resume")
+        super().__init__(log_dir=log_dir)
+        if keep_before is not None and os.path.isfile(path + ".before-resume"):
+            with open(path, "w", newline="") as f:
+                writer = csv.DictWriter(f, fieldnames=keys)
+                writer.writeheader()
+                writer.writerows(rows)
+            self.metrics_keys = sorted(keys)
+            os.unlink(path + ".before-resume")
+
+    def _check_log_dir_exists(self) -> None:
+        if not self._resuming:  # a resumed run continues its own folder: nothing to warn about
+            super()._check_log_dir_exists()
+
+
+class ResumableCSVLogger(CSVLogger):
+    """``CSVLogger`` whose ``keep_before`` (set by :func:`framegen.train.train` when it resumes at step N) keeps the
+    earlier rows of the run's metrics.csv."""
+
+    keep_before: int | None = None
+
+    @property
+    def experiment(self) -> ExperimentWriter:
+        if self._experiment is not None:
+            return self._experiment
+        self._fs.makedirs(self.root_dir, exist_ok=True)
+        self._experiment = _KeepingWriter(self.log_dir, self.keep_before)
+        return self._experiment
