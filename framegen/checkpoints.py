@@ -121,21 +121,32 @@ def resolve_checkpoint(ckpt: str | os.PathLike | None) -> Path:
     return DEFAULT_WEIGHTS
 
 
+def load_weights(net: nn.Module, state: dict[str, torch.Tensor], *, source: str | os.PathLike) -> nn.Module:
+    """Load ``state`` (fp16 or fp32) into ``net`` as fp32, strictly; non-finite weights are refused."""
+    state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
+    broken = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if broken:
+        more = " and others" if len(broken) > 1 else ""
+        raise CheckpointError(f"{source} holds non-finite weights (NaN/inf in {broken[0]}{more}): "
+                              f"it comes from a diverged training run")
+    try:
+        net.load_state_dict(state, strict=True)
+    except RuntimeError as err:
+        raise CheckpointError(f"{source}: weights do not match the {type(net).__name__} they were loaded into: "
+                              f"{str(err).splitlines()[0]}") from None
+    return net
+
+
 def load_net(path: str | os.PathLike, *, map_location: str | torch.device = "cpu") -> tuple[nn.Module, dict]:
     """Build the net described in the checkpoint and load its weights (strictly). Returns (net in eval mode, info)."""
     arch, state, info = read_checkpoint(path)
     kwargs = dict(arch)
     name = kwargs.pop("name")
-    net = build_net(name, **kwargs)
-    state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
-    broken = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
-    if broken:
-        raise CheckpointError(f"{path} holds non-finite weights (NaN/inf in {broken[0]}{' and others' if len(broken) > 1 else ''}): "
-                              f"it comes from a diverged training run")
     try:
-        net.load_state_dict(state, strict=True)
-    except RuntimeError as err:
-        raise CheckpointError(f"{path}: weights do not match the {name!r} architecture it names: {err}") from None
+        net = build_net(name, **kwargs)
+    except (ValueError, TypeError) as err:
+        raise CheckpointError(f"{path} names an architecture this framegen cannot build ({name}: {err})") from None
+    load_weights(net, state, source=path)
     info = {**info, "arch": arch}
     return net.to(map_location).eval(), info
 

@@ -137,8 +137,20 @@ def print_help(tool: str) -> None:
         print(f"  {option:<28} {desc}")
 
 
+def quote_home_paths(args: list[str]) -> list[str]:
+    """``key=~/videos`` as the shell passes it (bash expands ``~`` only at the start of a word) is quoted for Hydra's
+    parser, which cannot read a bare ``~``; framegen expands it when it uses the path."""
+    out = []
+    for a in args:
+        m = _OVERRIDE.match(a)
+        value = a[m.end():] if m else ""
+        out.append(f"{a[:m.end()]}'{value}'" if m and value.startswith("~") and "'" not in value else a)
+    return out
+
+
 def _prepare(tool: str) -> None:
-    """Before Hydra sees the command line: --help, and unknown options as one line."""
+    """Before Hydra sees the command line: --help, ``~`` in paths, and unknown options as one line."""
+    sys.argv[1:] = quote_home_paths(sys.argv[1:])
     args = sys.argv[1:]
     if any(a in ("-h", "--help") for a in args):
         print_help(tool)

@@ -47,17 +47,8 @@ class FramegenLoss(nn.Module):
     only terms with a non-zero weight are computed and reported.
     """
 
-    def __init__(
-        self,
-        *,
-        l1: float = 1.0,
-        l2: float = 0.0,
-        perceptual: float = 0.0,
-        census: float = 0.0,
-        charbonnier: bool = True,
-        perceptual_net: str = "alex",
-        census_patch: int = 7,
-    ) -> None:
+    def __init__(self, *, l1: float = 1.0, l2: float = 0.0, perceptual: float = 0.0, census: float = 0.0,
+                 charbonnier: bool = True, perceptual_net: str = "alex", census_patch: int = 7) -> None:
         super().__init__()
         if min(l1, l2, perceptual, census) < 0 or max(l1, l2, perceptual, census) == 0:
             raise ValueError(

@@ -67,11 +67,16 @@ class InterpolationModule(L.LightningModule):
         metrics = build_metrics(lpips_net=metrics_lpips)
         self.val_metrics = metrics.clone(prefix="val/")
         self.test_metrics = metrics.clone(prefix="test/")
-        self.optimizer_cfg = {"lr": 3e-4, "weight_decay": 1e-4, "betas": (0.9, 0.999), **(optimizer or {})}
-        self.scheduler_cfg = {"warmup_steps": 500, "min_lr_ratio": 0.01, **(scheduler or {})}
+        # the values come from the config (conf/model/_module.yaml is their one home); checked when training starts
+        self.optimizer_cfg, self.scheduler_cfg = dict(optimizer or {}), dict(scheduler or {})
         self.image_log_every_n_steps = image_log_every_n_steps
-        self.flow_cfg = {"weight": 0.0, "beta": 20.0, "teacher": None, "teacher_scale": 1.0, **(flow_supervision or {})}
-        self.teacher = self._load_teacher(self.flow_cfg["teacher"]) if self.flow_cfg["weight"] > 0 else None
+        self.flow_cfg = dict(flow_supervision or {"weight": 0.0})
+        self.teacher = None
+        if self.flow_cfg["weight"] > 0:
+            missing = [k for k in ("beta", "teacher", "teacher_scale") if k not in self.flow_cfg]
+            if missing:
+                raise ValueError(f"flow_supervision lacks {', '.join(missing)} (conf/model/_module.yaml has them all)")
+            self.teacher = self._load_teacher(self.flow_cfg["teacher"])
         # the global step of the last finished validation (train() validates once more when it is not the last step)
         self.last_validated_step: int | None = None
         # What forward runs: the net, or its compiled wrapper. Kept out of the module tree (set through __dict__),
@@ -134,7 +139,7 @@ class InterpolationModule(L.LightningModule):
                                                  beta=float(self.flow_cfg["beta"]), rows=targets[1])
                 loss = loss + weight * terms["flow"]
         if not torch.isfinite(loss):
-            bad = ", ".join(f"{k}={float(v):.4g}" for k, v in terms.items())
+            bad = ", ".join(f"{k}={float(v.detach()):.4g}" for k, v in terms.items())
             raise TrainingError(f"the training loss is not finite at step {self.global_step} ({bad}): the run diverged "
                                 f"(learning rate {self.optimizer_cfg['lr']:g} too high?); nothing was exported from it")
         bs = batch["img0"].shape[0]
@@ -183,6 +188,11 @@ class InterpolationModule(L.LightningModule):
 
     # ----------------------------------------------------------------- optim
     def configure_optimizers(self):
+        for name, cfg, keys in (("optimizer", self.optimizer_cfg, ("lr", "weight_decay", "betas")),
+                                ("scheduler", self.scheduler_cfg, ("warmup_steps", "min_lr_ratio"))):
+            missing = [k for k in keys if k not in cfg]
+            if missing:
+                raise TrainingError(f"model.{name} lacks {', '.join(missing)} (conf/model/_module.yaml has them all)")
         cfg = self.optimizer_cfg
         opt = torch.optim.AdamW(self.net.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"],
                                 betas=tuple(cfg["betas"]))
@@ -219,7 +229,8 @@ class InterpolationModule(L.LightningModule):
     def _log_images(self, tag: str, batch: dict[str, torch.Tensor], out: InterpolationOutput) -> None:
         if not self.loggers or not self.trainer.is_global_zero:
             return
-        sheet = interpolation_sheet(batch["img0"], batch["img1"], out.frame, batch["gt"], out.flows)
+        sheet = interpolation_sheet(batch["img0"], batch["img1"], out.frame, batch["gt"], out.flows, labels=True,
+                                    t=batch["t"])
         step = self.global_step
         for logger in self.loggers:
             if isinstance(logger, TensorBoardLogger):

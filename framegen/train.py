@@ -143,14 +143,16 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
 
 def _init_from(module: L.LightningModule, path: Path) -> None:
-    from framegen.checkpoints import read_checkpoint
+    from framegen.checkpoints import CheckpointError, load_weights, read_checkpoint
 
     arch, _ = _checkpoint_arch(path)
     if arch != module.hparams["net"]:
         raise TrainingError(f"init_from {path} holds {_describe(arch)}, but the config builds "
                             f"{_describe(module.hparams['net'])} (choose the matching model=...)")
-    _, state, _ = read_checkpoint(path)
-    module.net.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
+    try:
+        load_weights(module.net, read_checkpoint(path)[1], source=path)
+    except CheckpointError as err:
+        raise TrainingError(str(err)) from None
     log.info("initialised the net from %s", path)
 
 

@@ -38,3 +38,20 @@ def compose_train(overrides: list[str], out_dir: Path):
         cfg.paths.log_dir = str(out_dir / "logs")
         del cfg.hydra
     return cfg
+
+
+def compose_tool(name: str, overrides: list[str], out_dir: Path):
+    """Compose a tool's config (conf/<name>.yaml) as its script would, with its output folder ``out_dir``."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import open_dict
+
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose(name, overrides=overrides, return_hydra_config=True)
+    HydraConfig.instance().set_config(cfg)
+    with open_dict(cfg):
+        if "output_dir" in cfg:
+            cfg.output_dir = str(out_dir)
+        cfg.paths.output_dir = str(out_dir)
+        del cfg.hydra
+    return cfg

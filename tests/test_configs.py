@@ -52,3 +52,22 @@ def test_rtx5070_preset_fits_the_card():
     assert cfg.trainer.accelerator == "gpu" and cfg.trainer.precision == "bf16-mixed"
     assert cfg.data.batch_size * cfg.trainer.accumulate_grad_batches == 32
     assert cfg.float32_matmul_precision == "high"
+
+
+@pytest.mark.slow
+def test_rtx5070_preset_trains_two_steps_on_the_cpu(tmp_path):
+    """The headline preset exercised without a GPU: bf16 autocast, torch.compile, gradient accumulation, workers."""
+    from framegen.train import train
+
+    cfg = compose_train(["trainer=rtx5070", "trainer.accelerator=cpu", "trainer.max_steps=2", "logger=csv",
+                         "+trainer.num_sanity_val_steps=0", "+trainer.limit_val_batches=1", "data.source.size=32",
+                         "data.source.train_samples=8", "data.source.val_samples=2", "data.batch_size=2",
+                         "data.val_batch_size=2", "model.net.hidden_dim=16", "model.net.num_layers=1",
+                         "callbacks.progress_bar=null"], tmp_path)
+    assert cfg.trainer.precision == "bf16-mixed" and cfg.model.compile and cfg.trainer.accumulate_grad_batches == 2
+    assert cfg.data.num_workers == "auto" and cfg.data.persistent_workers
+    metrics = train(cfg)
+    assert metrics["val/psnr"] > 0 and (tmp_path / "checkpoints" / "best_model.pth").is_file()
+    import torch
+
+    assert torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=False)["global_step"] == 2

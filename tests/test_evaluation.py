@@ -7,9 +7,8 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import shared_path
+from conftest import compose_tool, shared_path
 from fake_videos import pan_frames, write_video
-from omegaconf import OmegaConf
 
 from framegen.checkpoints import CheckpointError, export_net
 from framegen.evaluation.benchmarks import LAYOUTS, load_triplets
@@ -56,10 +55,13 @@ def _fake_benchmarks(root, n=2):
 
 
 def _cfg(tmp_path, **kw):
-    base = {"benchmark": "all", "method": "average", "ckpt": None, "video": None, "limit": None, "lpips": True,
-            "gallery": 2, "device": "cpu", "threads": None, "output_dir": str(tmp_path / "out"),
-            "paths": {"benchmarks": str(tmp_path / "bench")}}
-    return OmegaConf.create({**base, **kw})
+    """conf/evaluate.yaml composed as scripts/evaluate.py would, with the fake benchmarks and these options."""
+    def value(v):
+        return "[" + ",".join(map(str, v)) + "]" if isinstance(v, list) else "null" if v is None else str(v).lower() \
+            if isinstance(v, bool) else str(v)
+
+    options = {"method": "average", "gallery": 2, "device": "cpu", "paths.benchmarks": str(tmp_path / "bench"), **kw}
+    return compose_tool("evaluate", [f"{k}={value(v)}" for k, v in options.items()], tmp_path / "out")
 
 
 def test_evaluate_writes_summary_csv_and_galleries(tmp_path):
@@ -90,7 +92,8 @@ def test_model_method_from_a_checkpoint_and_without_one(tmp_path):
     assert half.interp.scale == 0.5 and half(*[np.zeros((64, 96, 3), np.uint8)] * 2).shape == (1, 3, 64, 96)
     import framegen.checkpoints as ck
 
-    if not ck.DEFAULT_WEIGHTS.is_file():
+    with pytest.MonkeyPatch.context() as mp:  # as in a clone without the shipped weights
+        mp.setattr(ck, "DEFAULT_WEIGHTS", tmp_path / "missing" / "default.pth")
         with pytest.raises(CheckpointError, match="no shipped default model"):
             build_method("model")
 
@@ -117,8 +120,7 @@ def test_rife_peer_loads_every_parameter_and_handles_odd_sizes():
 @pytest.mark.slow
 def test_average_reproduces_the_published_ucf101_number(tmp_path):
     root = shared_path("benchmarks")
-    cfg = _cfg(tmp_path, benchmark="ucf101_dvf", method="average", lpips=False, gallery=0)
-    cfg.paths.benchmarks = str(root)
+    cfg = _cfg(tmp_path, benchmark="ucf101_dvf", method="average", lpips=False, gallery=0, **{"paths.benchmarks": root})
     summary = evaluate(cfg)
     assert summary["ucf101_dvf"]["average"]["n"] == 379
     assert summary["ucf101_dvf"]["average"]["psnr"] == pytest.approx(33.13, abs=0.05)
@@ -126,8 +128,8 @@ def test_average_reproduces_the_published_ucf101_number(tmp_path):
 
 def test_the_shipped_model_scores_without_a_checkpoint_and_beats_averaging(tmp_path):
     root = shared_path("benchmarks")
-    cfg = _cfg(tmp_path, benchmark="middlebury_other", method=["average", "model"], lpips=False, gallery=0)
-    cfg.paths.benchmarks = str(root)
+    cfg = _cfg(tmp_path, benchmark="middlebury_other", method=["average", "model"], lpips=False, gallery=0,
+               **{"paths.benchmarks": root})
     summary = evaluate(cfg)["middlebury_other"]
     assert summary["model"]["n"] == summary["average"]["n"] == 12
     assert summary["model"]["ie"] < summary["average"]["ie"] - 1.0 and summary["model"]["psnr"] > summary["average"]["psnr"] + 2

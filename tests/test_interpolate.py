@@ -327,7 +327,7 @@ def test_sigterm_cleans_up_like_ctrl_c_and_a_rerun_removes_stale_partials(tmp_pa
     assert out.is_file() and not stale.exists() and not work.exists()
 
 
-def test_realtime_returns_the_frames_due_in_order(interp):
+def test_realtime_returns_the_frames_due_in_order(interp, tmp_path):
     from framegen.inference import RealtimeInterpolator
 
     frames = pan_frames(4, (32, 48), speed=2)
@@ -336,7 +336,7 @@ def test_realtime_returns_the_frames_due_in_order(interp):
     assert [len(o) for o in outs] == [1, 3, 3, 3]
     assert all(o[-1] is f for o, f in zip(outs, frames))  # each call ends with the real frame just given
     assert len(rt.latencies) == 4 and all(s >= 0 for s in rt.latencies)
-    cap = cv2.VideoCapture(str(write_video(ROOT / ".pytest_cache" / "rt.mp4", frames, codec="libx264")))
+    cap = cv2.VideoCapture(str(write_video(tmp_path / "rt.mp4", frames, codec="libx264")))
     from framegen.inference import capture_frames
 
     assert len(list(RealtimeInterpolator(interp, factor=2).stream(capture_frames(cap)))) == 7

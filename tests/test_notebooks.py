@@ -22,7 +22,8 @@ def test_stored_without_outputs(path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_notebook_runs(path, tmp_path):
+def test_notebook_runs(path, tmp_path, monkeypatch):
+    monkeypatch.setenv("FRAMEGEN_NOTEBOOK_DIR", str(tmp_path))  # their outputs go here, not into the checkout
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient", reason="the 'notebooks' extra runs the notebooks")
     book = nbformat.read(path, as_version=4)

@@ -111,22 +111,6 @@ def _dep5_match(pattern: str, path: str) -> bool:
     return re.fullmatch(regex, path) is not None
 
 
-def dep5_license(text: str, source_path: str) -> tuple[str, str] | None:
-    """(licence, copyright) of ``source_path`` (a path inside the upstream source tree) by the last matching
-    ``Files:`` stanza, or None when the file is not machine-readable or nothing matches."""
-    stanzas = parse_dep5(text)
-    if not stanzas or "format" not in stanzas[0]:
-        return None
-    found = None
-    for st in stanzas:
-        if "files" not in st or "license" not in st:
-            continue
-        patterns = st["files"].split()
-        if any(_dep5_match(p, source_path) or _dep5_match(p, source_path.rsplit("/", 1)[-1]) for p in patterns):
-            found = (st["license"].splitlines()[0].strip(), st.get("copyright", "").splitlines()[0].strip())
-    return found
-
-
 def _upstream_candidates(installed: str) -> list[str]:
     """Paths an installed file may have in the upstream tree: its installed path and every suffix of it."""
     parts = installed.strip("/").split("/")
@@ -141,7 +125,7 @@ def resolve_license(copyright_text: str, installed_path: str, declared: str | No
     if declared is None:
         best = None
         for cand in _upstream_candidates(installed_path):
-            hit = _most_specific(copyright_text, cand)
+            hit = dep5_license(copyright_text, cand)
             if hit is not None and (best is None or hit[2] > best[2]):
                 best = hit
         if best is None:
@@ -153,8 +137,10 @@ def resolve_license(copyright_text: str, installed_path: str, declared: str | No
     return declared, ""
 
 
-def _most_specific(text: str, path: str) -> tuple[str, str, int] | None:
-    """Like :func:`dep5_license`, with the length of the matching pattern's literal part (0 for '*')."""
+def dep5_license(text: str, path: str) -> tuple[str, str, int] | None:
+    """(licence, copyright, specificity) of ``path`` (inside the upstream tree) from a machine-readable copyright
+    file: the matching ``Files:`` pattern with the longest literal part wins (``*`` has 0), the later stanza on ties
+    (DEP-5's "last match wins"). None when the file is not machine-readable or nothing matches."""
     stanzas = parse_dep5(text)
     if not stanzas or "format" not in stanzas[0]:
         return None

@@ -55,6 +55,8 @@ class VideoSource:
         augment: :class:`~framegen.data.transforms.AugmentConfig` for training.
         windows_per_video / eval_windows_per_video: samples per video per epoch.
         eval_targets: 'middle' (t = 1/2 for even k) or 'all' (every j) at validation and test.
+        train_as_val: when the split leaves no validation videos (a few clips), validate on evenly spaced windows of
+            the training videos, with a warning, so every run still selects and exports a best model.
     """
 
     def __init__(
@@ -78,13 +80,14 @@ class VideoSource:
         eval_targets: str = "middle",
         progress: bool = True,
         keyed_cache: bool = True,
+        train_as_val: bool = True,
     ) -> None:
         if mode not in ("cache", "on_the_fly"):
             raise ValueError(f"mode must be 'cache' or 'on_the_fly', got {mode!r}")
         if temporal_stride < 1:
             raise ValueError(f"temporal_stride must be >= 1, got {temporal_stride}")
         self.cache_dir = user_path(cache_dir)
-        self.keyed_cache = keyed_cache
+        self.keyed_cache, self.train_as_val = keyed_cache, train_as_val
         self.mode = mode
         self.frame_size = _pair(frame_size)
         self.keep_aspect, self.stride, self.k = keep_aspect, int(temporal_stride), int(k)
@@ -200,6 +203,11 @@ class VideoSource:
         cache = self.cache()
         frame_dir = (lambda vid, v: str(cache.frame_dir(v["split"], v["label"], vid))) if meta["store_frames"] else None
         clips = make_clips(meta["videos"], meta["splits"].get(split, []), k=self.k, frame_dir=frame_dir)
+        if split == "val" and not clips and self.train_as_val:
+            clips = make_clips(meta["videos"], meta["splits"].get("train", []), k=self.k, frame_dir=frame_dir)
+            if clips:
+                log.warning("no validation videos (too few for the split): validating on the training clips' windows; "
+                            "add footage, or a root/val folder, for a fair selection")
         train = split == "train"
         return WindowDataset(
             clips, k=self.k, train=train,

@@ -79,13 +79,17 @@ def _as_rgb(img: np.ndarray) -> np.ndarray:
 class MotionConfig:
     """How samples move and degrade. Motions are in output pixels between frame 0 and frame 1."""
 
+    # camera: translation up to max_motion (small ones more likely), rotation and zoom up to these
     max_motion: float = 16.0
     max_rotation_deg: float = 3.0
     max_zoom: float = 0.06
+    # 0..max_layers foreground layers cut from other photos, each moving up to layer_motion on its own
     max_layers: int = 3
     layer_motion: float = 24.0
+    # shares of still scenes and of sub-pixel to 2-pixel camera motion (real video has many of both)
     static_prob: float = 0.1
     small_motion_prob: float = 0.25
+    # degradations applied to all frames alike: JPEG at a quality in jpeg_quality, low-resolution blur
     jpeg_prob: float = 0.3
     jpeg_quality: tuple[int, int] = (40, 95)
     blur_prob: float = 0.15

@@ -16,6 +16,8 @@ from omegaconf import DictConfig, ListConfig
 from framegen.evaluation.benchmarks import BENCHMARKS, load_triplets, video_triplets
 from framegen.evaluation.methods import build_method
 from framegen.evaluation.protocol import score, to_tensor
+from framegen.inference.interpolator import pick_device
+from framegen.media import user_path, video_files
 from framegen.perceptual import LPIPS, BackboneWeightsNotFound
 from framegen.viz import error_map, gallery, save_png
 
@@ -27,16 +29,6 @@ def _as_list(value) -> list[str]:
     if isinstance(value, (list, tuple, ListConfig)):
         return [str(v) for v in value]
     return [v.strip() for v in str(value).split(",") if v.strip()]
-
-
-def resolve_device(device: str) -> str:
-    if device == "auto":
-        if torch.cuda.is_available():
-            return "cuda"
-        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-            return "mps"
-        return "cpu"
-    return device
 
 
 def markdown_table(summary: dict) -> str:
@@ -53,14 +45,18 @@ def markdown_table(summary: dict) -> str:
 
 
 def evaluate(cfg: DictConfig) -> dict:
-    """Run every method of ``cfg.method`` on every benchmark of ``cfg.benchmark`` (or on ``cfg.video``)."""
+    """Run every method of ``cfg.method`` on every benchmark of ``cfg.benchmark`` (or on the clips of ``cfg.video``: one
+    path or a list)."""
     if cfg.get("threads"):
         torch.set_num_threads(int(cfg.threads))
-    device = resolve_device(cfg.get("device", "auto"))
+    device = str(pick_device(cfg.get("device", "auto")))
     out_dir = Path(cfg.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     if cfg.get("video"):
-        sets = {f"video:{Path(cfg.video).stem}": lambda: video_triplets(cfg.video, limit=cfg.get("limit"))}
+        clips = []
+        for v in (user_path(v) for v in _as_list(cfg.video)):
+            clips += video_files(v) if v.is_dir() else [v]
+        sets = {f"video:{c.stem}": (lambda c=c: video_triplets(c, limit=cfg.get("limit"))) for c in clips}
     else:
         names = list(BENCHMARKS) if str(cfg.benchmark) == "all" else _as_list(cfg.benchmark)
         sets = {n: (lambda n=n: load_triplets(n, cfg.paths.benchmarks, limit=cfg.get("limit"))) for n in names}
@@ -110,8 +106,10 @@ def evaluate(cfg: DictConfig) -> dict:
 
 
 def _write_gallery(path: Path, worst: list) -> None:
-    rows = []
-    for psnr, _, trip, pred in sorted(worst, key=lambda w: w[0]):
+    rows, captions = [], []
+    for psnr, tid, trip, pred in sorted(worst, key=lambda w: w[0]):
         gt = to_tensor(trip.gt)[0]
         rows.append([to_tensor(trip.img0)[0], to_tensor(trip.img1)[0], pred[0], gt, error_map(pred, gt[None])[0]])
-    save_png(gallery(rows), path)
+        captions.append(f"{tid}: PSNR {psnr:.2f} dB")
+    save_png(gallery(rows, columns=["frame 0", "frame 1", "prediction", "ground truth", "error"], captions=captions),
+             path)

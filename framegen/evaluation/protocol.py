@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torchmetrics.functional.image import structural_similarity_index_measure
 
-from framegen.metrics import quantize
+from framegen.metrics import interpolation_error, quantize
 
 
 def _gaussian(size: int = 11, sigma: float = 1.5) -> torch.Tensor:
@@ -75,7 +75,7 @@ def score(pred: torch.Tensor, gt: np.ndarray, *, lpips=None) -> dict[str, float]
         "psnr": 10 * math.log10(1.0 / mse) if mse > 0 else 100.0,
         "ssim": float(structural_similarity_index_measure(p, g, data_range=1.0, kernel_size=11, sigma=1.5)),
         "ssim_matlab": ssim_matlab(p, g),
-        "ie": float(((p - g).abs() * 255.0).mean()),
+        "ie": float(interpolation_error(p, g).mean()),
         "lpips": None,
     }
     if lpips is not None:

@@ -33,8 +33,8 @@ from framegen.inference.video_io import EncodeSettings, VideoError, probe_video,
 from framegen.media import MediaError, VIDEO_SUFFIXES, classify_input, frame_files, read_image, video_files
 
 log = logging.getLogger(__name__)
-# output suffixes a folder batch keeps (others get .mp4 added: clip.flv -> clip.flv.mp4)
-WRITABLE_SUFFIXES = (".mp4", ".mkv", ".mov", ".webm", ".avi", ".m4v")
+# output suffixes a folder batch keeps (others get .mp4 added: clip.avi -> clip.avi.mp4)
+WRITABLE_SUFFIXES = (".mp4", ".mkv", ".mov", ".webm", ".m4v")
 
 
 @dataclass

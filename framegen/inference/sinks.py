@@ -80,7 +80,7 @@ def is_framegen_frames(folder: Path) -> bool:
 class _WorkArea:
     """A job's work folder with its fingerprint: reused when the fingerprint matches, else started afresh."""
 
-    def __init__(self, folder: Path, fingerprint: dict, *, resume: bool) -> None:
+    def __init__(self, folder: Path, fingerprint: dict, *, resume: bool, target: Path) -> None:
         self.folder, self.fingerprint = folder, fingerprint
         state = folder / "job.json"
         if folder.exists():
@@ -94,7 +94,7 @@ class _WorkArea:
             if not state.is_file():
                 _write_json(state, fingerprint)
         except OSError as err:
-            raise write_error(folder, err) from None
+            raise write_error(target, err) from None
 
     def remove(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
@@ -122,7 +122,7 @@ class FrameFolderSink:
 
     def __init__(self, path: Path, *, fingerprint: dict, resume: bool = True) -> None:
         self.path = path
-        self.area = _WorkArea(work_dir(path), fingerprint, resume=resume)
+        self.area = _WorkArea(work_dir(path), fingerprint, resume=resume, target=path)
         self.frames = self.area.folder / "frames"
         self.frames.mkdir(exist_ok=True)
         done = frame_files(self.frames)
@@ -191,7 +191,7 @@ class SegmentedVideoSink:
         self.copy_from = copy_from
         self.per_segment = max(1, round(segment_seconds * float(self.fps)))
         fp = {**fingerprint, "codec": self.codec, "segment_frames": self.per_segment}
-        self.area = _WorkArea(work_dir(path), fp, resume=resume)
+        self.area = _WorkArea(work_dir(path), fp, resume=resume, target=path)
         self.seg_format, self.seg_suffix = _SEGMENT_FORMATS.get(self.codec, ("mp4", ".mp4"))
         self.done = self._finished_segments()
         self.start_index = len(self.done) * self.per_segment

@@ -29,16 +29,15 @@ CODEC_ALIASES = {"h264": "libx264", "x264": "libx264", "h265": "libx265", "hevc"
                  "vp9": "libvpx-vp9", "prores": "prores_ks", "av1": "libsvtav1", "nvenc": "h264_nvenc",
                  "h264_nvenc": "h264_nvenc", "hevc_nvenc": "hevc_nvenc", "ffv1": "ffv1"}
 # the codec an output suffix gets with codec=auto
-SUFFIX_CODECS = {".mp4": "libx264", ".m4v": "libx264", ".mkv": "libx264", ".mov": "libx264", ".webm": "libvpx-vp9",
-                 ".avi": "libx264"}
-CONTAINER_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm", ".avi": "avi"}
+SUFFIX_CODECS = {".mp4": "libx264", ".m4v": "libx264", ".mkv": "libx264", ".mov": "libx264", ".webm": "libvpx-vp9"}
+# the containers framegen writes (AVI is read, not written: it cannot hold reordered H.264 frames cleanly)
+CONTAINER_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm"}
 # codecs each container takes (others are refused with the alternatives named)
 CONTAINER_CODECS = {
     "mp4": {"libx264", "libx265", "libvpx-vp9", "libsvtav1", "h264_nvenc", "hevc_nvenc"},
     "mov": {"libx264", "libx265", "prores_ks", "h264_nvenc", "hevc_nvenc"},
     "matroska": {"libx264", "libx265", "libvpx-vp9", "libsvtav1", "ffv1", "prores_ks", "h264_nvenc", "hevc_nvenc"},
     "webm": {"libvpx-vp9", "libsvtav1"},
-    "avi": {"libx264", "ffv1"},
 }
 
 
@@ -162,8 +161,8 @@ def resolve_codec(codec: str, path: Path) -> str:
 def _pix_fmt(codec: str, requested: str, *, high: bool, width: int, height: int) -> str:
     if codec == "prores_ks":
         return "yuv444p10le" if "444" in requested else "yuv422p10le"
-    if codec == "ffv1":  # lossless: keep RGB exactly
-        return "gbrp16le" if high else "gbrp"
+    if codec == "ffv1":  # lossless: keep RGB exactly (FFV1 has no 8-bit planar RGB; bgr0 is packed RGB)
+        return "gbrp16le" if high else "bgr0"
     pix = requested
     if high and "10" not in pix:
         pix = pix.replace("p", "p10le", 1) if pix.endswith("p") else pix
@@ -174,6 +173,10 @@ def _pix_fmt(codec: str, requested: str, *, high: bool, width: int, height: int)
     if codec.endswith("_nvenc") and "10" in pix:
         pix = "p010le"
     return pix
+
+
+def _is_rgb(pix_fmt: str) -> bool:
+    return pix_fmt.startswith(("gbrp", "bgr0", "rgb"))
 
 
 def add_video_stream(container, *, codec: str, fps: Fraction, width: int, height: int, settings: EncodeSettings,
@@ -197,7 +200,7 @@ def add_video_stream(container, *, codec: str, fps: Fraction, width: int, height
     elif codec.endswith("_nvenc"):
         stream.options = {"cq": str(settings.crf + 4), "preset": "p5"}
     colors = {k: v for k, v in (color or {}).items() if v not in (None, 2)}  # 2 = unspecified
-    if pix.startswith("gbrp"):
+    if _is_rgb(pix):
         colors = {}
     for key, value in colors.items():
         try:
@@ -210,7 +213,7 @@ def add_video_stream(container, *, codec: str, fps: Fraction, width: int, height
 def to_video_frame(rgb: np.ndarray, pix_fmt: str, colors: dict) -> av.VideoFrame:
     fmt = "rgb48le" if rgb.dtype == np.uint16 else "rgb24"
     frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format=fmt)
-    if pix_fmt.startswith("gbrp"):
+    if _is_rgb(pix_fmt):
         return frame.reformat(format=pix_fmt)
     cs = colors.get("colorspace")
     return frame.reformat(format=pix_fmt, dst_colorspace=cs if cs in (1, 5, 6, 7, 9) else None,
@@ -222,7 +225,10 @@ def write_error(path: Path, err: BaseException) -> VideoError:
     code = getattr(err, "errno", None)
     if code == errno.ENOSPC or "No space left" in str(err):
         return VideoError(f"cannot write {path}: no space left on the device")
-    return VideoError(f"cannot write {path}: {_first_line(err)}")
+    if code in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return VideoError(f"cannot write {path}: permission denied")
+    reason = getattr(err, "strerror", None) or _first_line(err)
+    return VideoError(f"cannot write {path}: {reason}")
 
 
 class SegmentEncoder:

@@ -14,17 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from framegen.models.layers import (
-    InterpolationOutput,
-    ResBlock,
-    backward_warp,
-    conv,
-    crop_to,
-    fuse,
-    prepare_inputs,
-    resize,
-    resize_flow,
-)
+from framegen.models.layers import (InterpolationOutput, ResBlock, backward_warp, conv, crop_to, fuse,
+                                    prepare_inputs, resize, resize_flow)
 
 
 class Encoder(nn.Module):
@@ -128,19 +119,12 @@ class AdvancedFrameInterpolationNet(nn.Module):
         heads, window, attention_layers: windowed cross-attention at 1/4 (window in 1/4-scale pixels).
         dropout: Dropout2d probability in the residual blocks.
 
-    Shapes: img0, img1 (B, 3, H, W) in [0, 1], any H and W; t a float or (B,) in [0, 1].
+    Inputs of any size: img0, img1 (B, 3, H, W) in [0, 1] (padded inside to ``pad_multiple()``, the outputs cropped
+    back); t a float or (B,) in [0, 1].
     """
 
-    def __init__(
-        self,
-        *,
-        hidden_dim: int = 32,
-        num_layers: int = 3,
-        heads: int = 4,
-        window: int = 8,
-        attention_layers: int = 2,
-        dropout: float = 0.0,
-    ) -> None:
+    def __init__(self, *, hidden_dim: int = 32, num_layers: int = 3, heads: int = 4, window: int = 8,
+                 attention_layers: int = 2, dropout: float = 0.0) -> None:
         super().__init__()
         c1, c2, c3 = hidden_dim, 2 * hidden_dim, 4 * hidden_dim
         self.channels = (c1, c2, c3)
@@ -166,6 +150,21 @@ class AdvancedFrameInterpolationNet(nn.Module):
         """H and W are padded to a multiple of this (1/4 scale windows, then one more stride 2)."""
         return 4 * self.window * 2
 
+    @staticmethod
+    def _refine(level: DecoderLevel, skips: tuple[Tensor, Tensor], flows: Tensor, mask_logit: Tensor, feat: Tensor,
+                tmap: Tensor, *, frames: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """One decoder step at the skips' scale: bring flows, mask and features there, warp both skips (and
+        ``frames``) with the flows, and add the level's update. Returns (flows, mask logit, features, residual)."""
+        a, b = skips
+        size = a.shape[-2:]
+        flows, mask_logit, feat = resize_flow(flows, size), resize(mask_logit, size), resize(feat, size)
+        parts = [backward_warp(a, flows[:, :2]), backward_warp(b, flows[:, 2:])]
+        if frames is not None:
+            parts += [backward_warp(frames[0], flows[:, :2]), backward_warp(frames[1], flows[:, 2:])]
+        parts += [feat, flows, mask_logit, tmap.expand(a.shape[0], 1, *size)]
+        d_flow, d_mask, residual, feat = level(torch.cat(parts, dim=1))
+        return flows + d_flow, mask_logit + d_mask, feat, residual
+
     def forward(self, img0: Tensor, img1: Tensor, t: Tensor | float = 0.5) -> InterpolationOutput:
         """Returns frame (B, 3, H, W), flows (B, 4, H, W), mask (B, 1, H, W)."""
         x0, x1, tmap, size = prepare_inputs(img0, img1, t, self.pad_multiple())
@@ -180,28 +179,9 @@ class AdvancedFrameInterpolationNet(nn.Module):
         flows, mask_logit = resize_flow(d_flow, (h4, w4)), resize(d_mask, (h4, w4))
         feat = self.squeeze3(feat)
 
-        # 1/2 scale
-        h2, w2 = a2.shape[-2:]
-        flows, mask_logit, feat = resize_flow(flows, (h2, w2)), resize(mask_logit, (h2, w2)), resize(feat, (h2, w2))
-        inp = torch.cat(
-            (backward_warp(a2, flows[:, :2]), backward_warp(b2, flows[:, 2:]), feat, flows, mask_logit,
-             tmap.expand(b, 1, h2, w2)),
-            dim=1,
-        )
-        d_flow, d_mask, _, feat = self.level2(inp)
-        flows, mask_logit = flows + d_flow, mask_logit + d_mask
-
-        # full scale
-        h1, w1 = a1.shape[-2:]
-        flows, mask_logit, feat = resize_flow(flows, (h1, w1)), resize(mask_logit, (h1, w1)), resize(feat, (h1, w1))
-        warped0, warped1 = backward_warp(x0, flows[:, :2]), backward_warp(x1, flows[:, 2:])
-        inp = torch.cat(
-            (backward_warp(a1, flows[:, :2]), backward_warp(b1, flows[:, 2:]), warped0, warped1, feat, flows,
-             mask_logit, tmap.expand(b, 1, h1, w1)),
-            dim=1,
-        )
-        d_flow, d_mask, residual, _ = self.level1(inp)
-        flows, mask_logit = flows + d_flow, mask_logit + d_mask
+        flows, mask_logit, feat = self._refine(self.level2, (a2, b2), flows, mask_logit, feat, tmap)[:3]
+        flows, mask_logit, _, residual = self._refine(self.level1, (a1, b1), flows, mask_logit, feat, tmap,
+                                                       frames=(x0, x1))
         merged, _, _, mask = fuse(x0, x1, flows, mask_logit)
         frame = (merged + torch.tanh(residual)).clamp(0.0, 1.0)
         return InterpolationOutput(crop_to(frame, size), crop_to(flows, size), crop_to(mask, size))

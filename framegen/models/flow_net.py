@@ -14,16 +14,8 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from framegen.models.layers import (
-    InterpolationOutput,
-    backward_warp,
-    conv,
-    crop_to,
-    fuse,
-    prepare_inputs,
-    resize,
-    resize_flow,
-)
+from framegen.models.layers import (InterpolationOutput, backward_warp, conv, crop_to, fuse, prepare_inputs, resize,
+                                    resize_flow)
 
 # img0, img1, warped0, warped1 (4 x 3), t (1), mask logit (1), flows (4)
 _STATE_CHANNELS = 18
@@ -101,18 +93,12 @@ class FrameInterpolationNet(nn.Module):
         scales: downsampling factor of each coarse-to-fine block, coarsest first.
         refine_width: base width of the residual refinement U-Net (0 disables it).
 
-    Shapes: img0, img1 (B, 3, H, W) in [0, 1], any H and W; t a float or (B,) in [0, 1].
+    Inputs of any size: img0, img1 (B, 3, H, W) in [0, 1] are padded inside to ``pad_multiple(scale)`` and the
+    outputs cropped back; t is a float or (B,) in [0, 1].
     """
 
-    def __init__(
-        self,
-        *,
-        hidden_dim: int = 48,
-        num_layers: int = 6,
-        dropout: float = 0.0,
-        scales: Sequence[int] = (8, 4, 2, 1),
-        refine_width: int = 16,
-    ) -> None:
+    def __init__(self, *, hidden_dim: int = 48, num_layers: int = 6, dropout: float = 0.0,
+                 scales: Sequence[int] = (8, 4, 2, 1), refine_width: int = 16) -> None:
         super().__init__()
         if hidden_dim < 8 or hidden_dim % 4:
             raise ValueError(f"hidden_dim must be a multiple of 4 and >= 8, got {hidden_dim}")
