@@ -19,6 +19,7 @@ from lightning.pytorch.callbacks import LearningRateMonitor
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from framegen.media import user_path
+from framegen.models import normalize_arch
 from framegen.module import TrainingError
 
 log = logging.getLogger(__name__)
@@ -79,15 +80,21 @@ def _prepare_paths(cfg: DictConfig) -> int | None:
     """Expand ``~`` and variables in the user's paths; point a resumed run at its own folder. Returns the step a
     resume starts at."""
     resume_step = None
+    from framegen.checkpoints import CheckpointError, resolve_checkpoint
+
     with open_dict(cfg):
-        for key in ("ckpt_path", "init_from"):
-            if cfg.get(key):
-                cfg[key] = str(user_path(cfg[key]))
+        if cfg.get("ckpt_path"):
+            cfg.ckpt_path = str(user_path(cfg.ckpt_path))
+        if cfg.get("init_from"):  # a path, or a named model (default, rife425)
+            try:
+                cfg.init_from = str(resolve_checkpoint(cfg.init_from))
+            except CheckpointError as err:
+                raise TrainingError(str(err)) from None
         if cfg.get("ckpt_path"):
             ckpt = Path(cfg.ckpt_path)
             arch, resume_step = _checkpoint_arch(ckpt)
             wanted = OmegaConf.to_container(cfg.model.net, resolve=True)
-            if arch != wanted:
+            if normalize_arch(arch) != normalize_arch(wanted):
                 raise TrainingError(f"ckpt_path {ckpt} holds {_describe(arch)}, but the config builds {_describe(wanted)}"
                                     f" (resume with the model=... options the run was started with)")
             folder = _resume_folder(ckpt)
@@ -146,7 +153,7 @@ def _init_from(module: L.LightningModule, path: Path) -> None:
     from framegen.checkpoints import CheckpointError, load_weights, read_checkpoint
 
     arch, _ = _checkpoint_arch(path)
-    if arch != module.hparams["net"]:
+    if normalize_arch(arch) != normalize_arch(module.hparams["net"]):
         raise TrainingError(f"init_from {path} holds {_describe(arch)}, but the config builds "
                             f"{_describe(module.hparams['net'])} (choose the matching model=...)")
     try:

@@ -72,6 +72,33 @@ def clip(path: Path, n: int = 6, size=(48, 64)) -> Path:
 
 
 # ------------------------------------------------------------------------------------------------ video tool
+def _audio_only(path: Path) -> Path:
+    with av.open(str(path), "w") as c:
+        a = c.add_stream("aac", rate=48000, layout="stereo")
+        frame = av.AudioFrame.from_ndarray(np.zeros((2, 1024), np.float32), format="fltp", layout="stereo")
+        frame.sample_rate = 48000
+        for p in a.encode(frame):
+            c.mux(p)
+        for p in a.encode():
+            c.mux(p)
+    return path
+
+
+@pytest.mark.parametrize("case,expected", [("missing", "input not found"), ("empty", "input is an empty file"),
+                                           ("random", "as a video"), ("audio", "no video stream")])
+def test_row_unreadable_inputs(tmp_path, tool, ckpt, case, expected):
+    src = tmp_path / ("in.m4a" if case == "audio" else "in.mp4")
+    if case == "empty":
+        src.write_bytes(b"")
+    elif case == "random":
+        src.write_bytes(os.urandom(2000))
+    elif case == "audio":
+        _audio_only(src)
+    code, _, err = tool("interpolate", f"ckpt={ckpt}", f"input={src}")
+    assert code == 2 and expected in one_error_line(err)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted({"hydra", src.name} - ({src.name} if case == "missing" else set()))
+
+
 def test_row_output_folder_holding_the_input_is_refused(tmp_path, tool, ckpt):
     v = tmp_path / "v"
     src = clip(v / "clip.mp4")

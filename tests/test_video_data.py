@@ -232,7 +232,7 @@ def test_hf_parquet_source_offline(tmp_path):
     # frames were put back in order: the cached first frame is the parquet's frame 0
     vid = meta["splits"]["train"][0]
     label = parse_name(vid)[0]
-    first = np.asarray(Image.open(tmp_path / "cache" / "train" / label / vid / "000000.jpg"), dtype=np.float32)
+    first = np.asarray(Image.open(src.cache().root / "train" / label / vid / "000000.jpg"), dtype=np.float32)
     assert first.shape == (32, 48, 3)
 
 
@@ -278,7 +278,7 @@ def test_train_fast_dev_run_on_ucf101_tree(ucf_root, tmp_path):
                          "data.source.frame_size=64", "model.net.hidden_dim=16"], tmp_path)
     metrics = train(cfg)
     assert "val/psnr" in metrics
-    assert (tmp_path / "cache" / "metadata.json").is_file()
+    assert len(list((tmp_path / "cache").glob("*/metadata.json"))) == 1  # keyed: <folder>-<config hash>/
 
 
 def test_permission_error_is_one_clear_message(ucf_root, tmp_path, monkeypatch):

@@ -101,7 +101,7 @@ def run(cfg: DictConfig) -> dict:
         for path, err in result["failed"].items():
             print(f"  failed: {path}: {err}")
         return result
-    result = interpolate_file(src, dst, interpolator, job)
+    result = interpolate_file(src, dst, interpolator, job, source_kind=kind)
     print(summary_line(result))
     return {**result, "failed": {}}
 

@@ -30,7 +30,8 @@ from framegen.inference.sinks import (
     work_dir,
 )
 from framegen.inference.video_io import EncodeSettings, VideoError, probe_video, read_frames, write_error
-from framegen.media import MediaError, VIDEO_SUFFIXES, classify_input, frame_files, read_image, video_files
+from framegen.media import (VIDEO_SUFFIXES, MediaError, classify_input, frame_files, read_image, user_path,
+                            video_files)
 
 log = logging.getLogger(__name__)
 # output suffixes a folder batch keeps (others get .mp4 added: clip.avi -> clip.avi.mp4)
@@ -120,17 +121,19 @@ def _fingerprint(src: Path, interpolator: Interpolator, job: Job, out_fps: Fract
             "scenes": asdict(job.scenes), "encode": asdict(job.encode), "frame": list(size)}
 
 
-def interpolate_file(src: str | os.PathLike, dst: str | os.PathLike, interpolator: Interpolator, job: Job) -> dict:
+def interpolate_file(src: str | os.PathLike, dst: str | os.PathLike, interpolator: Interpolator, job: Job, *,
+                     source_kind: str | None = None) -> dict:
     """Interpolate one video file or one folder of numbered images into a video, an animation (.gif/.webp) or a
-    folder of PNG frames (any other name)."""
-    src, dst = Path(src).expanduser(), Path(dst).expanduser()
+    folder of PNG frames (any other name). ``source_kind`` ('video' or 'frames') skips classifying ``src`` again."""
+    src, dst = user_path(src), user_path(dst)
     check_paths(src, dst, overwrite=job.overwrite)
     remove_stale_partials(dst)
     kind = output_kind(dst)
-    try:
-        source_kind = classify_input(src)
-    except MediaError as err:
-        raise VideoError(str(err)) from None
+    if source_kind is None:
+        try:
+            source_kind = classify_input(src)
+        except MediaError as err:
+            raise VideoError(str(err)) from None
     if source_kind == "videos":
         raise VideoError(f"{src} is a folder of videos: interpolate_folder takes it")
     if source_kind == "frames":
@@ -200,7 +203,7 @@ def folder_output_name(video: Path) -> str:
 def interpolate_folder(src: str | os.PathLike, dst: str | os.PathLike, interpolator: Interpolator, job: Job) -> dict:
     """Every video in ``src`` -> ``dst/<its name>`` (see :func:`folder_output_name`); outputs already there are
     skipped (unless overwrite), and a bad file is reported while the others continue."""
-    src, dst = Path(src).expanduser(), Path(dst).expanduser()
+    src, dst = user_path(src), user_path(dst)
     if src.resolve() == dst.resolve():
         raise VideoError("the output folder must differ from the input folder")
     if dst.exists() and not dst.is_dir():
@@ -215,7 +218,7 @@ def interpolate_folder(src: str | os.PathLike, dst: str | os.PathLike, interpola
             skipped.append(str(out))
             continue
         try:
-            done.append(interpolate_file(video, out, interpolator, job))
+            done.append(interpolate_file(video, out, interpolator, job, source_kind="video"))
         except (VideoError, MediaError, ValueError) as err:
             failed[str(video)] = str(err)
             log.error("%s: %s", video.name, err)

@@ -82,8 +82,12 @@ class _Harness:
         self.boundary: Callable[[int], bool] = boundary if callable(boundary) else (lambda index: False)
 
     # ---------------------------------------------------------------- threads
-    def _put(self, q: queue.Queue, item) -> None:
+    def _put(self, q: queue.Queue, item, consumer: _Worker | None = None) -> None:
+        """Put into a bounded queue; give up when the run stops, or raise the error of a ``consumer`` that died
+        (a full disk in the encoder must not leave the main thread waiting on a queue nobody empties)."""
         while not self.stop.is_set():
+            if consumer is not None and consumer.error is not None:
+                raise consumer.error
             try:
                 q.put(item, timeout=0.1)
                 return
@@ -153,7 +157,7 @@ class _Harness:
         for slot in self.pending.slots:
             if self.encoder.error:
                 raise self.encoder.error
-            self._put(self.encoded, results[slot] if isinstance(slot, int) else slot)
+            self._put(self.encoded, results[slot] if isinstance(slot, int) else slot, consumer=self.encoder)
             self.stats["written"] += 1
             if self.bar is not None:
                 self.bar.update(1)
@@ -197,7 +201,7 @@ class _Harness:
                 self.add(slot, f0, f0, None, None)
             self.flush()
             self.stats["frames_out"] = schedule.next_index
-            self._put(self.encoded, _END)
+            self._put(self.encoded, _END, consumer=self.encoder)
             self.encoder.join()
             if self.encoder.error:
                 raise self.encoder.error

@@ -275,33 +275,28 @@ def join_segments(segments: Sequence[tuple[Path, int]], dst: Path, *, fps: Fract
     """Remux ``segments`` ((file, first output frame), in order) into ``dst`` without re-encoding, frame m at
     ``(offset + m) / fps``, and copy the audio/subtitle streams of ``copy_from`` unchanged (same timestamps, so they
     stay in sync). Streams ``dst``'s container cannot hold are transcoded (audio for WebM: Opus) or dropped with a
-    warning."""
+    warning. The source is opened once."""
     fps = Fraction(fps).limit_denominator(1_000_000)
     try:
         out = av.open(str(dst), "w", format=fmt)
     except (av.error.FFmpegError, OSError) as err:
         raise write_error(dst, err) from None
+    source = None
     try:
         with av.open(str(segments[0][0])) as c:
             video = out.add_stream_from_template(c.streams.video[0])
             video.time_base = 1 / fps
-        copies = _add_other_streams(out, copy_from) if copy_from is not None else []
+        if copy_from is not None:
+            try:
+                source = av.open(str(copy_from))
+            except av.error.FFmpegError:
+                source = None
+        copies = _add_other_streams(out, source) if source is not None else {}
         for path, first in segments:
             with av.open(str(path)) as c:
-                s = c.streams.video[0]
-                packets = [p for p in c.demux(s) if p.pts is not None]
-                # presentation order gives each packet its output frame; the decode delay is kept in frames
-                rank = {pts: k for k, pts in enumerate(sorted(p.pts for p in packets))}
-                for p in packets:
-                    delay = round((p.pts - (p.dts if p.dts is not None else p.pts)) * s.time_base * fps)
-                    p.pts = offset + first + rank[p.pts]
-                    p.dts = p.pts - delay
-                    p.duration = 1
-                    p.time_base = 1 / fps
-                    p.stream = video
-                    out.mux(p)
-        for copy in copies:
-            copy.run(out)
+                _remux_segment(c, out, video, fps=fps, first=offset + first)
+        if copies:
+            _copy_streams(source, out, copies)
         out.close()
     except (av.error.FFmpegError, OSError) as err:
         try:
@@ -309,63 +304,74 @@ def join_segments(segments: Sequence[tuple[Path, int]], dst: Path, *, fps: Fract
         except Exception:  # noqa: BLE001
             pass
         raise write_error(dst, err) from None
+    finally:
+        if source is not None:
+            source.close()
     return dst
 
 
-class _StreamCopy:
-    """One audio/subtitle stream of the source: copied packet by packet, or transcoded to ``codec``."""
-
-    def __init__(self, source: str, index: int, target, transcode: str | None = None) -> None:
-        self.source, self.index, self.target, self.transcode = source, index, target, transcode
-
-    def run(self, out) -> None:
-        with av.open(self.source) as c:
-            stream = c.streams[self.index]
-            if self.transcode is None:
-                for packet in c.demux(stream):
-                    if packet.dts is None and packet.pts is None:
-                        continue
-                    packet.stream = self.target
-                    out.mux(packet)
-                return
-            resampler = av.AudioResampler(format=self.target.codec_context.format.name,
-                                          layout=self.target.codec_context.layout.name, rate=self.target.rate)
-            for frame in c.decode(stream):
-                frame.pts = None
-                for f in resampler.resample(frame):
-                    for packet in self.target.encode(f):
-                        out.mux(packet)
-            for f in resampler.resample(None):
-                for packet in self.target.encode(f):
-                    out.mux(packet)
-            for packet in self.target.encode():
-                out.mux(packet)
+def _remux_segment(c, out, video, *, fps: Fraction, first: int) -> None:
+    """Mux one segment's packets as output frames first, first + 1, ...: presentation order gives each packet its
+    frame, and the decode delay (pts - dts) is kept in frames."""
+    s = c.streams.video[0]
+    packets = [p for p in c.demux(s) if p.pts is not None]
+    rank = {pts: k for k, pts in enumerate(sorted(p.pts for p in packets))}
+    for p in packets:
+        delay = round((p.pts - (p.dts if p.dts is not None else p.pts)) * s.time_base * fps)
+        p.pts = first + rank[p.pts]
+        p.dts = p.pts - delay
+        p.duration = 1
+        p.time_base = 1 / fps
+        p.stream = video
+        out.mux(p)
 
 
-def _add_other_streams(out, source) -> list[_StreamCopy]:
-    copies = []
-    try:
-        src = av.open(str(source))
-    except av.error.FFmpegError:
-        return copies
-    with src:
-        for s in src.streams:
-            if s.type not in ("audio", "subtitle"):
-                continue
-            try:
-                copies.append(_StreamCopy(str(source), s.index, out.add_stream_from_template(s)))
-                continue
-            except (av.error.FFmpegError, ValueError):
-                pass
-            if s.type == "audio" and out.format.name == "webm":
-                layout = "stereo" if s.codec_context.channels >= 2 else "mono"
-                target = out.add_stream("libopus", rate=48000, layout=layout)
-                copies.append(_StreamCopy(str(source), s.index, target, transcode="libopus"))
-                log.info("audio stream %d (%s) is transcoded to Opus for WebM", s.index, s.codec_context.name)
-                continue
-            log.warning("%s stream %d (%s) cannot go into a %s file; it is left out", s.type, s.index,
-                        s.codec_context.name, out.format.name)
+def _add_other_streams(out, source) -> dict:
+    """{source stream index: (output stream, transcode)} for the audio/subtitle streams ``out`` can take."""
+    copies = {}
+    for s in source.streams:
+        if s.type not in ("audio", "subtitle"):
+            continue
+        try:
+            copies[s.index] = (out.add_stream_from_template(s), False)
+            continue
+        except (av.error.FFmpegError, ValueError):
+            pass
+        if s.type == "audio" and out.format.name == "webm":
+            layout = "stereo" if s.codec_context.channels >= 2 else "mono"
+            copies[s.index] = (out.add_stream("libopus", rate=48000, layout=layout), True)
+            log.info("audio stream %d (%s) is transcoded to Opus for WebM", s.index, s.codec_context.name)
+            continue
+        log.warning("%s stream %d (%s) cannot go into a %s file; it is left out", s.type, s.index,
+                    s.codec_context.name, out.format.name)
     return copies
+
+
+def _copy_streams(source, out, copies: dict) -> None:
+    """Copy (or transcode) the chosen streams of ``source`` into ``out`` in one pass over its packets."""
+    streams = [source.streams[i] for i in copies]
+    resamplers = {i: av.AudioResampler(format=t.codec_context.format.name, layout=t.codec_context.layout.name,
+                                       rate=t.rate) for i, (t, transcode) in copies.items() if transcode}
+    for packet in source.demux(streams):
+        target, transcode = copies[packet.stream.index]
+        if not transcode:
+            if packet.dts is None and packet.pts is None:
+                continue
+            packet.stream = target
+            out.mux(packet)
+            continue
+        for frame in packet.decode():
+            frame.pts = None
+            for f in resamplers[packet.stream.index].resample(frame):
+                for p in target.encode(f):
+                    out.mux(p)
+    for i, resampler in resamplers.items():
+        target = copies[i][0]
+        for f in resampler.resample(None):
+            for p in target.encode(f):
+                out.mux(p)
+        for p in target.encode():
+            out.mux(p)
 
 
 def write_video(path: str | os.PathLike, frames, *, fps: Fraction, settings: EncodeSettings = EncodeSettings()) -> Path:

@@ -46,6 +46,20 @@ def build_net(name: str, **kwargs: Any) -> nn.Module:
     return factory(**kwargs)
 
 
+def normalize_arch(arch: dict[str, Any]) -> dict[str, Any]:
+    """``{"name", **kwargs}`` with the factory's defaults filled in and sequences as lists, so two descriptions of the
+    same architecture compare equal."""
+    import inspect
+
+    kwargs = {k: v for k, v in arch.items() if k != "name"}
+    factory = _REGISTRY.get(arch.get("name"))
+    if factory is not None:
+        for name, p in inspect.signature(factory).parameters.items():
+            if p.default is not inspect.Parameter.empty:
+                kwargs.setdefault(name, p.default)
+    return {"name": arch.get("name"), **{k: list(v) if isinstance(v, tuple) else v for k, v in sorted(kwargs.items())}}
+
+
 def count_parameters(net: nn.Module) -> int:
     return sum(p.numel() for p in net.parameters())
 
@@ -60,5 +74,6 @@ __all__ = [
     "backward_warp",
     "build_net",
     "count_parameters",
+    "normalize_arch",
     "register",
 ]
