@@ -16,6 +16,27 @@ def _threads():
     torch.manual_seed(0)
 
 
+# a tiny flow net: fast enough for every video-tool test, the same code paths as the real one
+TINY_ARCH = {"name": "flow", "hidden_dim": 16, "num_layers": 1}
+
+
+@pytest.fixture(scope="session")
+def ckpt(tmp_path_factory):
+    """A tiny untrained flow net exported as best_model.pth (the same for every test of the session)."""
+    from framegen.checkpoints import export_net
+    from framegen.models import build_net
+
+    torch.manual_seed(0)
+    return export_net(tmp_path_factory.mktemp("ckpt") / "tiny.pth", build_net(**TINY_ARCH), TINY_ARCH)
+
+
+@pytest.fixture(scope="session")
+def interp(ckpt):
+    from framegen.inference.interpolator import Interpolator
+
+    return Interpolator.from_checkpoint(str(ckpt), device="cpu", batch_size=4)
+
+
 def shared_path(*parts: str) -> Path:
     """A path under ../shared, or skip the test with the reason when it is absent (a user's clone)."""
     path = SHARED.joinpath(*parts)

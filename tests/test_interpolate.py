@@ -19,7 +19,6 @@ import torch
 from conftest import ROOT
 from fake_videos import pan_frames, write_frames, write_video
 
-from framegen.checkpoints import export_net
 from framegen.inference.files import Job, interpolate_file, interpolate_folder
 from framegen.inference.interpolator import Interpolator
 from framegen.inference.modes import run_demo_mode, run_test_mode
@@ -28,19 +27,6 @@ from framegen.inference.sample import make_sample_clip
 from framegen.inference.schedule import output_count, parse_rate
 from framegen.inference.video_io import VideoError
 from framegen.models import build_net
-
-ARCH = {"name": "flow", "hidden_dim": 16, "num_layers": 1}
-
-
-@pytest.fixture(scope="module")
-def ckpt(tmp_path_factory):
-    torch.manual_seed(0)
-    return export_net(tmp_path_factory.mktemp("ckpt") / "tiny.pth", build_net(**ARCH), ARCH)
-
-
-@pytest.fixture(scope="module")
-def interp(ckpt):
-    return Interpolator.from_checkpoint(str(ckpt), device="cpu", batch_size=4)
 
 
 def job(**kw):

@@ -12,27 +12,16 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-import torch
-from conftest import ROOT, compose_train
+from conftest import compose_train
 from fake_videos import pan_frames, write_video
 from PIL import Image
 
-from framegen.checkpoints import export_net, load_net
+from framegen.checkpoints import load_net
 from framegen.commands import main, option_help
 from framegen.inference.files import EncodeSettings, Job, interpolate_file, interpolate_folder
 from framegen.inference.interpolator import Interpolator
 from framegen.inference.sample import make_sample_clip
-from framegen.models import build_net
 from framegen.train import train
-
-ARCH = {"name": "flow", "hidden_dim": 16, "num_layers": 1}
-
-
-@pytest.fixture(scope="module")
-def interp(tmp_path_factory):
-    torch.manual_seed(0)
-    ckpt = export_net(tmp_path_factory.mktemp("ckpt") / "tiny.pth", build_net(**ARCH), ARCH)
-    return Interpolator.from_checkpoint(str(ckpt), device="cpu", batch_size=4)
 
 
 def frames_of(path: Path) -> list[tuple[Fraction, np.ndarray]]:

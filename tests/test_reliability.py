@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from conftest import ROOT, compose_train
+from conftest import ROOT, TINY_ARCH, compose_train
 from fake_videos import pan_frames, write_frames, write_video
 
 from framegen.checkpoints import export_net
@@ -23,19 +23,6 @@ from framegen.inference.files import Job, interpolate_file
 from framegen.inference.interpolator import Interpolator
 from framegen.inference.sample import make_sample_clip
 from framegen.models import build_net
-
-ARCH = {"name": "flow", "hidden_dim": 16, "num_layers": 1}
-
-
-@pytest.fixture(scope="module")
-def ckpt(tmp_path_factory):
-    torch.manual_seed(0)
-    return export_net(tmp_path_factory.mktemp("ckpt") / "tiny.pth", build_net(**ARCH), ARCH)
-
-
-@pytest.fixture(scope="module")
-def interp(ckpt):
-    return Interpolator.from_checkpoint(str(ckpt), device="cpu", batch_size=4)
 
 
 @pytest.fixture
@@ -257,10 +244,10 @@ def test_row_grey_video_gives_no_alpha_warning_and_rgba_images_do(tmp_path, inte
 
 
 def test_row_nan_weights_are_never_loaded_or_written(tmp_path, interp):
-    net = build_net(**ARCH)
+    net = build_net(**TINY_ARCH)
     with torch.no_grad():
         next(net.parameters()).fill_(float("nan"))
-    bad = export_net(tmp_path / "nan.pth", net, ARCH)
+    bad = export_net(tmp_path / "nan.pth", net, TINY_ARCH)
     from framegen.checkpoints import CheckpointError, load_net
 
     with pytest.raises(CheckpointError, match="non-finite weights"):
@@ -338,3 +325,29 @@ def test_row_scripts_print_one_line_for_a_bad_checkpoint(tmp_path):
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2 and one_error_line(proc.stderr).startswith("error: cannot read checkpoint")
     assert not (tmp_path / "logs").exists() or not list((tmp_path / "logs").rglob("*.log"))
+
+
+def test_row_an_interrupted_frame_folder_job_resumes_to_the_same_frames(tmp_path, interp, monkeypatch):
+    from framegen.inference.sinks import FrameFolderSink
+
+    monkeypatch.setattr(FrameFolderSink, "group_frames", 8)
+    src = clip(tmp_path / "clip.mp4", n=20)
+    whole = tmp_path / "whole"
+    interpolate_file(src, whole, interp, Job(progress=False))
+    real, calls = Interpolator.__call__, {"n": 0}
+
+    def stop_on_the_fourth_batch(self, *args):
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise KeyboardInterrupt
+        return real(self, *args)
+
+    monkeypatch.setattr(Interpolator, "__call__", stop_on_the_fourth_batch)
+    out = tmp_path / "frames"
+    with pytest.raises(KeyboardInterrupt):
+        interpolate_file(src, out, interp, Job(progress=False))
+    assert not out.exists() and len(list((tmp_path / ".frames.framegen" / "frames").glob("*.png"))) >= 8
+    monkeypatch.setattr(Interpolator, "__call__", real)
+    s = interpolate_file(src, out, interp, Job(progress=False))
+    assert s["resumed_at"] >= 8 and s["resumed_at"] % 8 == 0
+    assert tree(out) == tree(whole) and not (tmp_path / ".frames.framegen").exists()

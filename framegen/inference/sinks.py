@@ -81,6 +81,7 @@ class _WorkArea:
     """A job's work folder with its fingerprint: reused when the fingerprint matches, else started afresh."""
 
     def __init__(self, folder: Path, fingerprint: dict, *, resume: bool, target: Path) -> None:
+        fingerprint = json.loads(json.dumps(fingerprint, default=str))  # as it reads back from job.json
         self.folder, self.fingerprint = folder, fingerprint
         state = folder / "job.json"
         if folder.exists():
@@ -116,9 +117,12 @@ def _write_json(path: Path, data) -> None:
 class FrameFolderSink:
     """Numbered PNG frames (``00000000.png`` ...) in a work folder, renamed to ``path`` by :meth:`commit`.
 
-    Resumable: frames already written by an interrupted run of the same job are kept. ``commit`` replaces an
-    existing ``path`` only if it is framegen's own frame output (the caller checks this before the run).
+    Resumable: frames already written by an interrupted run of the same job are kept, in whole groups of
+    ``group_frames`` (the pipeline's batches never straddle a group, so a resumed run computes the same frames).
+    ``commit`` replaces an existing ``path`` only if it is framegen's own frame output (the caller checks this first).
     """
+
+    group_frames = 64
 
     def __init__(self, path: Path, *, fingerprint: dict, resume: bool = True) -> None:
         self.path = path
@@ -136,11 +140,15 @@ class FrameFolderSink:
             except MediaError:
                 break
             self.count += 1
+        self.count -= self.count % self.group_frames  # whole groups only
         for p in done[self.count:]:
             p.unlink()
         self.start_index = self.count
         if self.start_index:
             log.info("resuming %s after %d finished frames", path.name, self.start_index)
+
+    def boundary(self, index: int) -> bool:
+        return index % self.group_frames == 0
 
     def write(self, rgb: np.ndarray) -> None:
         final = self.frames / f"{self.count:08d}.png"
