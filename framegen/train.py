@@ -124,6 +124,10 @@ def train(cfg: DictConfig) -> dict[str, float]:
             lg.keep_before = resume_step
     if not loggers:  # nothing to log the learning rate to
         callbacks = [c for c in callbacks if not isinstance(c, LearningRateMonitor)]
+    if not cfg.get("train", True):  # scoring only: nothing to export
+        from framegen.callbacks import ExportBestModel
+
+        callbacks = [c for c in callbacks if not isinstance(c, ExportBestModel)]
     trainer_cfg = cfg.trainer.copy()
     if cfg.get("val_every_n_steps"):
         with open_dict(trainer_cfg):
@@ -139,6 +143,9 @@ def train(cfg: DictConfig) -> dict[str, float]:
         trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
         _validate_at_end(trainer, module, datamodule)
         metrics.update({k: float(v) for k, v in trainer.callback_metrics.items()})
+    if cfg.get("validate", False) and not cfg.get("train", True):
+        trainer.validate(module, datamodule=datamodule)
+        metrics.update({k: float(v) for k, v in trainer.callback_metrics.items()})
     if cfg.get("test", False):
         best = getattr(trainer.checkpoint_callback, "best_model_path", "") if cfg.get("train", True) else ""
         if not best:
@@ -153,14 +160,31 @@ def _init_from(module: L.LightningModule, path: Path) -> None:
     from framegen.checkpoints import CheckpointError, load_weights, read_checkpoint
 
     arch, _ = _checkpoint_arch(path)
-    if normalize_arch(arch) != normalize_arch(module.hparams["net"]):
+    have, want = normalize_arch(arch), normalize_arch(module.hparams["net"])
+    if have != want and not _grows_scales(have, want):
         raise TrainingError(f"init_from {path} holds {_describe(arch)}, but the config builds "
                             f"{_describe(module.hparams['net'])} (choose the matching model=...)")
+    state = read_checkpoint(path)[1]
     try:
-        load_weights(module.net, read_checkpoint(path)[1], source=path)
-    except CheckpointError as err:
+        if have != want:  # a flow net with more (coarser) blocks: the old blocks move to their scales
+            from framegen.models.flow_net import load_with_added_scales
+
+            added = load_with_added_scales(module.net, {k: v.float() for k, v in state.items()}, scales=have["scales"])
+            log.info("initialised the net from %s; blocks %s (scales %s) are new", path, added,
+                     [want["scales"][i] for i in added])
+            return
+        load_weights(module.net, state, source=path)
+    except (CheckpointError, ValueError) as err:
         raise TrainingError(str(err)) from None
     log.info("initialised the net from %s", path)
+
+
+def _grows_scales(have: dict, want: dict) -> bool:
+    """True when ``want`` is the flow net ``have`` with extra scales (the same widths where they meet)."""
+    if have["name"] != "flow" or want["name"] != "flow":
+        return False
+    rest = {k: v for k, v in have.items() if k != "scales"} == {k: v for k, v in want.items() if k != "scales"}
+    return rest and set(have["scales"]) < set(want["scales"]) and min(have["scales"]) == min(want["scales"])
 
 
 def _validate_at_end(trainer: L.Trainer, module: L.LightningModule, datamodule) -> None:

@@ -128,3 +128,22 @@ def test_overfits_a_translation_by_motion(name, lr, steps):
     # gt(p) = img0(p + (4, 0)) = img1(p - (4, 0)): the intermediate flows must say so (interior pixels)
     flows = out.flows[..., 12:-12, 12:-12].mean((2, 3)).flatten()
     assert np.allclose(flows.numpy(), [4.0, 0.0, -4.0, 0.0], atol=1.5)
+
+
+def test_a_coarser_block_can_be_added_to_trained_weights():
+    from framegen.models.flow_net import load_with_added_scales
+
+    torch.manual_seed(0)
+    old = build_net("flow", hidden_dim=16, num_layers=1).eval()
+    with torch.no_grad():
+        for p in old.parameters():
+            p.add_(1e-2 * torch.randn_like(p))
+    new = build_net("flow", hidden_dim=16, num_layers=1, scales=(16, 8, 4, 2, 1)).eval()
+    assert load_with_added_scales(new, old.state_dict(), scales=(8, 4, 2, 1)) == [0]
+    assert new.widths[1:] == old.widths
+    x0, x1 = torch.rand(1, 3, 64, 128), torch.rand(1, 3, 64, 128)
+    with torch.no_grad():
+        assert torch.equal(old(x0, x1, 0.4).frame, new(x0, x1, 0.4).frame)  # the new block starts silent
+    with pytest.raises(ValueError, match="not among"):
+        load_with_added_scales(build_net("flow", hidden_dim=16, num_layers=1, scales=(4, 2, 1)), old.state_dict(),
+                               scales=(8, 4, 2, 1))

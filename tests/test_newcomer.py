@@ -110,7 +110,7 @@ def test_a_short_run_ends_validated_with_an_exported_model(tmp_path, capsys):
                          *SMALL_NET], tmp_path)
     metrics = train(cfg)
     assert "val/psnr" in metrics
-    net, info = load_net(tmp_path / "checkpoints" / "best_model.pth")
+    _, info = load_net(tmp_path / "checkpoints" / "best_model.pth")
     assert info["global_step"] == 3
     out = capsys.readouterr().out
     assert f"run folder: {tmp_path}" in out and "best model: " + str(tmp_path / "checkpoints" / "best_model.pth") in out

@@ -91,6 +91,7 @@ def test_optuna_sweep_two_trials(tmp_path):
     out = _run(["-m", "hparams_search=optuna", "hydra.sweeper.n_trials=2", "hydra.sweeper.sampler.n_startup_trials=2",
                 "debug=limit", "trainer.max_epochs=1", *SMALL], tmp_path)
     assert "Best value" in out and "Best parameters" in out
+    assert "setup plugin" not in out  # the sweeper's libraries log nothing at INFO into the run's output
 
 
 @pytest.mark.slow
@@ -147,3 +148,16 @@ def _published():
     from framegen.checkpoints import resolve_checkpoint
 
     return resolve_checkpoint("rife425")
+
+
+def test_validate_only_scores_given_weights_and_exports_nothing(tmp_path):
+    src = tmp_path / "w.pth"
+    from framegen.checkpoints import export_net
+    from framegen.models import build_net
+
+    arch = {"name": "flow", "hidden_dim": 16, "num_layers": 1, "dropout": 0.0, "scales": [8, 4, 2, 1], "refine_width": 16}
+    export_net(src, build_net(**arch), arch)
+    cfg = compose_train(["trainer=cpu", "logger=csv", "train=false", "validate=true", f"init_from={src}", *SMALL],
+                        tmp_path / "run")
+    metrics = train(cfg)
+    assert "val/psnr" in metrics and not (tmp_path / "run" / "checkpoints" / "best_model.pth").exists()

@@ -10,7 +10,6 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader, Dataset, default_collate
 
-
 log = logging.getLogger(__name__)
 
 

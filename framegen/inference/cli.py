@@ -7,7 +7,13 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from framegen.inference.files import EncodeSettings, Job, folder_output_name, interpolate_file, interpolate_folder
+from framegen.inference.files import (
+    EncodeSettings,
+    Job,
+    folder_output_name,
+    interpolate_file,
+    interpolate_folder,
+)
 from framegen.inference.interpolator import Interpolator
 from framegen.inference.modes import run_demo_mode, run_test_mode
 from framegen.inference.schedule import SceneSettings, parse_factor

@@ -30,8 +30,15 @@ from framegen.inference.sinks import (
     work_dir,
 )
 from framegen.inference.video_io import EncodeSettings, VideoError, probe_video, read_frames, write_error
-from framegen.media import (VIDEO_SUFFIXES, MediaError, classify_input, frame_files, read_image, user_path,
-                            video_files)
+from framegen.media import (
+    VIDEO_SUFFIXES,
+    MediaError,
+    classify_input,
+    frame_files,
+    read_image,
+    user_path,
+    video_files,
+)
 
 log = logging.getLogger(__name__)
 # output suffixes a folder batch keeps (others get .mp4 added: clip.avi -> clip.avi.mp4)

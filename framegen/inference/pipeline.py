@@ -19,7 +19,15 @@ import numpy as np
 import torch
 
 from framegen.inference.interpolator import Interpolator
-from framegen.inference.schedule import DUPLICATE, FIRST, INTERPOLATE, SceneSettings, Scheduler, Slot, classify
+from framegen.inference.schedule import (
+    DUPLICATE,
+    FIRST,
+    INTERPOLATE,
+    SceneSettings,
+    Scheduler,
+    Slot,
+    classify,
+)
 from framegen.media import signature
 
 log = logging.getLogger(__name__)

@@ -14,6 +14,7 @@ frames are not motion). The file pipeline and the real-time interpolator both us
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -37,7 +38,7 @@ def parse_rate(value, *, option: str = "fps") -> Fraction:
             rate = Fraction(int(num), int(den))
         else:
             f = float(value)
-            if f != f or f in (float("inf"), float("-inf")):
+            if not math.isfinite(f):
                 raise ValueError
             rate = next((v for k, v in _NTSC.items() if abs(f - k) < 0.005), Fraction(f).limit_denominator(1001))
     except (ValueError, TypeError, ZeroDivisionError):

@@ -140,14 +140,32 @@ class EncodeSettings:
     codec: str = "auto"
 
 
+def nvenc_works() -> bool:
+    """True when NVIDIA's H.264 encoder opens here (a CUDA GPU with a driver); checked only where torch sees CUDA."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return False
+    try:
+        cc = av.CodecContext.create("h264_nvenc", "w")
+        cc.width, cc.height, cc.pix_fmt, cc.time_base = 256, 256, "yuv420p", Fraction(1, 25)
+        cc.open()
+        return True
+    except (av.error.FFmpegError, ValueError):
+        return False
+
+
 def resolve_codec(codec: str, path: Path) -> str:
-    """The encoder for ``codec`` (an alias or 'auto') and output ``path``; raises VideoError for bad pairs."""
+    """The encoder for ``codec`` (an alias or 'auto') and output ``path``; raises VideoError for bad pairs. ``auto``
+    is H.264 (VP9 for .webm), encoded on an NVIDIA GPU (NVENC) when one is present."""
     suffix = path.suffix.lower()
     fmt = CONTAINER_FORMATS.get(suffix)
     if fmt is None:
         raise VideoError(f"cannot write {path.name}: unknown video suffix {suffix!r} "
                          f"(use {', '.join(sorted(CONTAINER_FORMATS))}, .gif, .webp, or a folder for PNG frames)")
     name = SUFFIX_CODECS[suffix] if codec == "auto" else CODEC_ALIASES.get(codec, codec)
+    if codec == "auto" and name == "libx264" and nvenc_works():
+        name = "h264_nvenc"
     try:
         av.codec.Codec(name, "w")
     except (av.error.FFmpegError, ValueError) as err:

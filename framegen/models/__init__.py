@@ -65,11 +65,11 @@ def count_parameters(net: nn.Module) -> int:
 
 
 __all__ = [
+    "RIFE425",
     "AdvancedFrameInterpolationNet",
     "DISFlowNet",
     "FrameInterpolationNet",
     "InterpolationOutput",
-    "RIFE425",
     "available",
     "backward_warp",
     "build_net",

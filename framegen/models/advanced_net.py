@@ -14,8 +14,17 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from framegen.models.layers import (InterpolationOutput, ResBlock, backward_warp, conv, crop_to, fuse,
-                                    prepare_inputs, resize, resize_flow)
+from framegen.models.layers import (
+    InterpolationOutput,
+    ResBlock,
+    backward_warp,
+    conv,
+    crop_to,
+    fuse,
+    prepare_inputs,
+    resize,
+    resize_flow,
+)
 
 
 class Encoder(nn.Module):

@@ -14,8 +14,16 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from framegen.models.layers import (InterpolationOutput, backward_warp, conv, crop_to, fuse, prepare_inputs, resize,
-                                    resize_flow)
+from framegen.models.layers import (
+    InterpolationOutput,
+    backward_warp,
+    conv,
+    crop_to,
+    fuse,
+    prepare_inputs,
+    resize,
+    resize_flow,
+)
 
 # img0, img1, warped0, warped1 (4 x 3), t (1), mask logit (1), flows (4)
 _STATE_CHANNELS = 18
@@ -139,3 +147,32 @@ class FrameInterpolationNet(nn.Module):
             frame = frame + self.refine(state)
         frame = frame.clamp(0.0, 1.0)
         return InterpolationOutput(crop_to(frame, size), crop_to(flows, size), crop_to(mask, size))
+
+
+def load_with_added_scales(net: FrameInterpolationNet, state: dict, *, scales: Sequence[int]) -> list[int]:
+    """Load the weights of a flow net with fewer blocks (``scales``, e.g. (8, 4, 2, 1)) into ``net`` (e.g. scales
+    (16, 8, 4, 2, 1), same widths per scale): each old block goes to the block of its scale, and the added blocks
+    start with a zero head, so they pass zero flows on and ``net`` first computes exactly what the old net did.
+
+    Returns the indices of the added blocks. Raises ValueError when an old scale is missing from ``net``.
+    """
+    old = [int(x) for x in scales]
+    missing = [x for x in old if x not in net.scales]
+    if missing:
+        raise ValueError(f"scales {missing} of the weights are not among the net's {list(net.scales)}")
+    moved = {}
+    for key, value in state.items():
+        if key.startswith("blocks."):
+            i, rest = key[len("blocks."):].split(".", 1)
+            key = f"blocks.{net.scales.index(old[int(i)])}.{rest}"
+        moved[key] = value
+    added = [j for j, x in enumerate(net.scales) if x not in old]
+    result = net.load_state_dict(moved, strict=False)
+    allowed = tuple(f"blocks.{j}." for j in added)
+    if result.unexpected_keys or any(not k.startswith(allowed) for k in result.missing_keys):
+        raise ValueError(f"weights do not fit: missing {result.missing_keys[:3]}, unexpected {result.unexpected_keys[:3]}")
+    with torch.no_grad():
+        for j in added:
+            for p in net.blocks[j].head.parameters():
+                p.zero_()
+    return added
