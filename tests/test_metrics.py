@@ -35,3 +35,13 @@ def test_lpips_metric_included_when_weights_exist():
     x = torch.rand(2, 3, 64, 64)
     m.update(x, x)
     assert m.compute()["lpips"].item() == pytest.approx(0.0, abs=1e-6)
+
+
+def test_a_perfect_prediction_scores_the_cap_not_infinity():
+    target = torch.rand(2, 3, 8, 8)
+    pred = target.clone()
+    pred[1] = (pred[1] + 10 / 255).clamp(0, 1)
+    m = build_metrics(lpips_net=None)
+    m.update(pred, target)
+    psnr = m.compute()["psnr"].item()
+    assert math.isfinite(psnr) and 100.0 > psnr > 50.0  # (100 + ~28) / 2: a still scene predicted exactly counts 100 dB
