@@ -108,6 +108,7 @@ def test_row_overwrite_replaces_only_framegens_own_frames(tmp_path, interp):
         interpolate_file(src, other, interp, Job(progress=False, overwrite=True))
     assert tree(other) == {"keep.txt": b"mine"}
     frames = tmp_path / "frames"
+    frames.mkdir()  # an empty folder made for the output is fine
     interpolate_file(src, frames, interp, Job(progress=False))
     first = tree(frames)
     interpolate_file(src, frames, interp, Job(progress=False, overwrite=True, factor=4))

@@ -163,6 +163,8 @@ class FrameFolderSink:
 
     def commit(self) -> Path:
         (self.frames / FRAMES_MARKER).write_text("frames written by framegen\n")
+        if self.path.is_dir() and not any(self.path.iterdir()):
+            self.path.rmdir()  # an empty folder the user made for the frames
         if self.path.exists():
             if not is_framegen_frames(self.path):
                 raise VideoError(f"refusing to replace {self.path}: it holds files that are not framegen's frames")
