@@ -81,8 +81,10 @@ def _read_curves(paths: list) -> tuple[dict[int, float], dict[int, float]]:
         with open(path) as f:
             for row in csv.DictReader(f):
                 step = int(row["step"])
-                if row.get("train/loss"):
-                    train[step] = float(row["train/loss"])
+                # the reconstruction term (Charbonnier) where it is logged, so runs with an extra flow loss compare
+                term = row.get("train/l1") or row.get("train/loss")
+                if term:
+                    train[step] = float(term)
                 if row.get("val/psnr"):
                     val[step] = float(row["val/psnr"])
     return train, val
