@@ -39,6 +39,8 @@ class InterpolationModule(L.LightningModule):
         optimizer: {"lr", "weight_decay", "betas"} for AdamW.
         scheduler: {"warmup_steps", "min_lr_ratio"}; total steps come from the trainer.
         compile: wrap the net in ``torch.compile`` for training.
+        channels_last: run the net (and the teacher) in channels-last memory layout; None = on the CPU only, where
+            oneDNN's convolutions make a training step about 25 % faster so (docs/benchmarks.md).
         metrics_lpips: backbone of the LPIPS validation metric (None to skip it).
         image_log_every_n_steps: log a training image sheet every N steps (0 = never); validation logs one per epoch.
         flow_supervision: {"weight", "beta", "teacher", "teacher_scale"}: a robust loss on the net's intermediate
@@ -55,6 +57,7 @@ class InterpolationModule(L.LightningModule):
         optimizer: dict[str, Any] | None = None,
         scheduler: dict[str, Any] | None = None,
         compile: bool = False,
+        channels_last: bool | None = None,
         metrics_lpips: str | None = "alex",
         image_log_every_n_steps: int = 500,
         flow_supervision: dict[str, Any] | None = None,
@@ -98,8 +101,30 @@ class InterpolationModule(L.LightningModule):
         if self.hparams.compile and self._run_net is self.net:
             self.__dict__["_run_net"] = torch.compile(self.net)
 
+    def _memory_format(self) -> torch.memory_format:
+        on = self.hparams.get("channels_last")
+        if on is None:
+            on = self.device.type == "cpu"
+        return torch.channels_last if on else torch.contiguous_format
+
+    def _set_memory_format(self) -> None:
+        fmt = self._memory_format()
+        self.net.to(memory_format=fmt)
+        if self.teacher is not None:
+            self.teacher.to(memory_format=fmt)
+
+    def on_fit_start(self) -> None:
+        self._set_memory_format()
+
+    def on_validation_start(self) -> None:
+        self._set_memory_format()
+
+    def on_test_start(self) -> None:
+        self._set_memory_format()
+
     def forward(self, img0: torch.Tensor, img1: torch.Tensor, t: torch.Tensor | float) -> InterpolationOutput:
-        return self._run_net(img0, img1, t)
+        fmt = self._memory_format()
+        return self._run_net(img0.contiguous(memory_format=fmt), img1.contiguous(memory_format=fmt), t)
 
     # ----------------------------------------------------------------- steps
     def _shared_step(self, batch: dict[str, torch.Tensor]) -> tuple[InterpolationOutput, torch.Tensor, dict]:
@@ -121,8 +146,10 @@ class InterpolationModule(L.LightningModule):
             self.teacher.eval()
             t = batch["t"].reshape(-1)[missing] if torch.is_tensor(batch["t"]) and batch["t"].numel() == b else batch["t"]
             scale = float(self.flow_cfg["teacher_scale"])
+            fmt = self._memory_format()
             with torch.no_grad():
-                out = self.teacher(batch["img0"][missing], batch["img1"][missing], t,
+                out = self.teacher(batch["img0"][missing].contiguous(memory_format=fmt),
+                                   batch["img1"][missing].contiguous(memory_format=fmt), t,
                                    **({"scale": scale} if scale != 1.0 else {}))
             flows = flows.clone()
             flows[missing] = out.flows.to(flows.dtype)

@@ -144,6 +144,13 @@ def test_a_coarser_block_can_be_added_to_trained_weights():
     x0, x1 = torch.rand(1, 3, 64, 128), torch.rand(1, 3, 64, 128)
     with torch.no_grad():
         assert torch.equal(old(x0, x1, 0.4).frame, new(x0, x1, 0.4).frame)  # the new block starts silent
+    # the 1/16 block rounds its own size instead of padding the input to 64 (720 rows stay 736, not 768)
+    assert new.pad_multiple() == old.pad_multiple() == 32
+    x0, x1 = torch.rand(1, 3, 80, 112), torch.rand(1, 3, 80, 112)
+    with torch.no_grad():
+        out = new(x0, x1, 0.4)
+        assert torch.equal(old(x0, x1, 0.4).frame, out.frame)
+    assert out.frame.shape == (1, 3, 80, 112) and out.flows.shape == (1, 4, 80, 112)
     with pytest.raises(ValueError, match="not among"):
         load_with_added_scales(build_net("flow", hidden_dim=16, num_layers=1, scales=(4, 2, 1)), old.state_dict(),
                                scales=(8, 4, 2, 1))

@@ -82,6 +82,7 @@ def run_speed_benchmark(cfg: DictConfig) -> str:
     """Time every method of ``cfg.nets`` (framegen nets, 'default', 'rife', 'dis') at every size, interleaved per size
     (speed.time_interleaved) so that the ratios between methods hold under a drifting machine."""
     gpu = str(cfg.device).startswith("cuda")
+    channels_last = bool(cfg.get("channels_last", True)) and not gpu
     variants: list[tuple[str, nn.Module | None, torch.dtype]] = []
     for name, net in _nets(cfg):
         variants.append((name, net, torch.float32))
@@ -91,7 +92,9 @@ def run_speed_benchmark(cfg: DictConfig) -> str:
                 variants.append((f"{name} (bf16, compile)", torch.compile(net.to(cfg.device).eval()), torch.bfloat16))
     rows: dict[tuple[str, int, int], SpeedResult] = {}
     for h, w in ((int(h), int(w)) for h, w in cfg.sizes):
-        runners = {label: net_runner(model, h, w, device="cpu" if label.startswith("dis") else cfg.device, dtype=dtype)
+        # framegen's nets run as its Interpolator runs them (channels-last on the CPU); the RIFE peer as published
+        runners = {label: net_runner(model, h, w, device="cpu" if label.startswith("dis") else cfg.device, dtype=dtype,
+                                     channels_last=channels_last and not label.startswith("rife"))
                    for label, model, dtype in variants}
         # torch.compile needs its first calls to compile: two more warm-up calls for every method keep it fair
         warmup = int(cfg.warmup) + (2 if any("compile" in label for label in runners) else 0)
@@ -108,7 +111,10 @@ def run_speed_benchmark(cfg: DictConfig) -> str:
         "# Speed per interpolated frame", "",
         _header(cfg, f"Batch 1, fp32, one frame per call. At each size the methods are timed interleaved: "
                      f"{cfg.warmup} warm-up calls each, then {cfg.repeats} rounds that call every method once in a "
-                     "rotating order; the table gives each method's median and fastest call. FLOPs from "
+                     "rotating order; the table gives each method's median and fastest call. "
+                     + ("framegen's nets run in channels-last layout, as its Interpolator runs them on the CPU; the "
+                        "RIFE 4.25 peer runs as published. " if channels_last else "")
+                     + "FLOPs from "
                      "torch.utils.flop_counter (a multiply-add counts 2). DIS runs on OpenCV's own threads. Peak MB on "
                      "the CPU: the process's peak resident memory during one call (Linux high-water mark, reset "
                      "before it; it includes the weights and the runtime, about 0.5-1 GB)."),

@@ -27,14 +27,17 @@ from framegen.models.layers import (
 
 # img0, img1, warped0, warped1 (4 x 3), t (1), mask logit (1), flows (4)
 _STATE_CHANNELS = 18
+# inputs are padded to at most this multiple (4 x the 1/8 block's factor)
+_MAX_PAD = 32
 
 
 class FlowBlock(nn.Module):
     """One coarse-to-fine step at 1/scale of the input resolution (internally 1/(4 scale)).
 
-    Builds its (B, 18, h, w) state at its own scale (h, w = H/scale, W/scale): both frames, both frames
-    backward-warped with the current flows, t, the mask logit and the flows (given at any resolution, e.g. the
-    previous block's). Returns the flows and mask logit refined, at (h, w), in that scale's pixels.
+    Builds its (B, 18, h, w) state at its own scale (h, w = H/scale, W/scale, rounded to multiples of 4 where
+    they are not: the stem halves twice and the head upsamples 4x): both frames, both frames backward-warped with
+    the current flows, t, the mask logit and the flows (given at any resolution, e.g. the previous block's).
+    Returns the flows and mask logit refined, at (h, w), in that scale's pixels.
     """
 
     def __init__(self, *, width: int, num_layers: int, dropout: float = 0.0) -> None:
@@ -55,7 +58,7 @@ class FlowBlock(nn.Module):
     def forward(self, img0: Tensor, img1: Tensor, flows: Tensor, mask_logit: Tensor, t: Tensor, *,
                 scale: float) -> tuple[Tensor, Tensor]:
         h, w = int(img0.shape[-2]), int(img0.shape[-1])
-        small = (int(round(h / scale)), int(round(w / scale)))
+        small = (max(4, 4 * round(h / scale / 4)), max(4, 4 * round(w / scale / 4)))
         x0, x1 = resize(img0, small), resize(img1, small)
         f, m = resize_flow(flows, small), resize(mask_logit, small)
         state = torch.cat((x0, x1, backward_warp(x0, f[:, :2]), backward_warp(x1, f[:, 2:]),
@@ -120,11 +123,12 @@ class FrameInterpolationNet(nn.Module):
         self.refine = RefineNet(width=refine_width) if refine_width > 0 else None
 
     def pad_multiple(self, scale: float = 1.0) -> int:
-        """The multiple H and W are padded to for a given flow ``scale``."""
+        """The multiple H and W are padded to for a given flow ``scale``: blocks down to 1/8 work at exact fractions
+        of the padded input; coarser ones round their own size (so a 1/16 block does not pad 720 rows to 768)."""
         ratios = [s / scale for s in self.scales]
         if any(abs(math.log2(r) - round(math.log2(r))) > 1e-6 for r in ratios):
             raise ValueError(f"scale must make every block scale {self.scales} a power of two, got {scale}")
-        return max(8, int(round(4 * max(ratios))))
+        return max(8, min(_MAX_PAD, int(round(4 * max(ratios)))))
 
     def forward(self, img0: Tensor, img1: Tensor, t: Tensor | float = 0.5, *, scale: float = 1.0) -> InterpolationOutput:
         """Interpolate the frame at time t.
