@@ -421,3 +421,18 @@ def test_subtitles_are_copied(tmp_path, interp):
         sub = c.streams.subtitles[0]
         packets = [p for p in c.demux(sub) if p.pts is not None]
         assert len(packets) == 1 and float(packets[0].pts * sub.time_base) == pytest.approx(0.1, abs=0.01)
+
+
+def test_interpolator_runs_channels_last_on_the_cpu_with_the_same_frames():
+    from framegen.models import build_net
+
+    torch.manual_seed(0)
+    net = build_net("flow", hidden_dim=16, num_layers=1, scales=(16, 8, 4, 2, 1)).eval()
+    x0, x1 = torch.rand(2, 3, 40, 72), torch.rand(2, 3, 40, 72)
+    with torch.no_grad():
+        ref = net(x0, x1, 0.5).frame
+    fast = Interpolator(net, device="cpu")
+    assert net.blocks[0].stem[0][0].weight.is_contiguous(memory_format=torch.channels_last)
+    assert torch.allclose(fast(x0, x1, 0.5), ref, atol=1e-5)
+    Interpolator(net, device="cpu", channels_last=False)
+    assert net.blocks[0].stem[0][0].weight.is_contiguous()

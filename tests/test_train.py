@@ -161,3 +161,20 @@ def test_validate_only_scores_given_weights_and_exports_nothing(tmp_path):
                         tmp_path / "run")
     metrics = train(cfg)
     assert "val/psnr" in metrics and not (tmp_path / "run" / "checkpoints" / "best_model.pth").exists()
+
+
+def test_the_net_runs_channels_last_on_the_cpu(tmp_path):
+    from hydra.utils import instantiate
+
+    cfg = compose_train(["trainer=cpu", "model.metrics_lpips=null", *SMALL], tmp_path)
+    module = instantiate(cfg.model)
+    module.on_fit_start()
+    weight = module.net.blocks[0].stem[0][0].weight
+    assert weight.is_contiguous(memory_format=torch.channels_last) and not weight.is_contiguous()
+    plain = instantiate(cfg.model, channels_last=False)
+    plain.load_state_dict(module.state_dict())
+    plain.on_fit_start()
+    assert plain.net.blocks[0].stem[0][0].weight.is_contiguous()
+    x0, x1 = torch.rand(2, 3, 32, 32), torch.rand(2, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.allclose(module(x0, x1, 0.5).frame, plain(x0, x1, 0.5).frame, atol=1e-5)
