@@ -121,14 +121,20 @@ def resolve_checkpoint(ckpt: str | os.PathLike | None) -> Path:
     return DEFAULT_WEIGHTS
 
 
-def load_weights(net: nn.Module, state: dict[str, torch.Tensor], *, source: str | os.PathLike) -> nn.Module:
-    """Load ``state`` (fp16 or fp32) into ``net`` as fp32, strictly; non-finite weights are refused."""
+def checked_state(state: dict[str, torch.Tensor], *, source: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """``state`` (fp16 or fp32) as fp32; CheckpointError when a weight is NaN or inf."""
     state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
     broken = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
     if broken:
         more = " and others" if len(broken) > 1 else ""
         raise CheckpointError(f"{source} holds non-finite weights (NaN/inf in {broken[0]}{more}): "
                               f"it comes from a diverged training run")
+    return state
+
+
+def load_weights(net: nn.Module, state: dict[str, torch.Tensor], *, source: str | os.PathLike) -> nn.Module:
+    """Load ``state`` (fp16 or fp32) into ``net`` as fp32, strictly; non-finite weights are refused."""
+    state = checked_state(state, source=source)
     try:
         net.load_state_dict(state, strict=True)
     except RuntimeError as err:

@@ -157,7 +157,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
 
 def _init_from(module: L.LightningModule, path: Path) -> None:
-    from framegen.checkpoints import CheckpointError, load_weights, read_checkpoint
+    from framegen.checkpoints import CheckpointError, checked_state, load_weights, read_checkpoint
 
     arch, _ = _checkpoint_arch(path)
     have, want = normalize_arch(arch), normalize_arch(module.hparams["net"])
@@ -169,7 +169,7 @@ def _init_from(module: L.LightningModule, path: Path) -> None:
         if have != want:  # a flow net with more (coarser) blocks: the old blocks move to their scales
             from framegen.models.flow_net import load_with_added_scales
 
-            added = load_with_added_scales(module.net, {k: v.float() for k, v in state.items()}, scales=have["scales"])
+            added = load_with_added_scales(module.net, checked_state(state, source=path), scales=have["scales"])
             log.info("initialised the net from %s; blocks %s (scales %s) are new", path, added,
                      [want["scales"][i] for i in added])
             return

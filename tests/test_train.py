@@ -178,3 +178,21 @@ def test_the_net_runs_channels_last_on_the_cpu(tmp_path):
     x0, x1 = torch.rand(2, 3, 32, 32), torch.rand(2, 3, 32, 32)
     with torch.no_grad():
         assert torch.allclose(module(x0, x1, 0.5).frame, plain(x0, x1, 0.5).frame, atol=1e-5)
+
+
+def test_init_from_grows_a_coarser_block_and_refuses_nan_weights(tmp_path, caplog):
+    from framegen.checkpoints import export_net
+    from framegen.models import build_net
+
+    arch = {"name": "flow", "hidden_dim": 16, "num_layers": 1, "dropout": 0.0, "scales": [8, 4, 2, 1], "refine_width": 16}
+    net = build_net(**arch)
+    src = export_net(tmp_path / "init.pth", net, arch)
+    grown = ["debug=fdr", "trainer=cpu", "model.net.scales=[16,8,4,2,1]", *SMALL]
+    with caplog.at_level("INFO"):
+        train(compose_train([*grown, f"init_from={src}"], tmp_path))
+    assert "blocks [0] (scales [16]) are new" in caplog.text
+    with torch.no_grad():
+        next(net.parameters()).fill_(float("nan"))
+    bad = export_net(tmp_path / "nan.pth", net, arch)
+    with pytest.raises(TrainingError, match="non-finite weights"):
+        train(compose_train([*grown, f"init_from={bad}"], tmp_path))
