@@ -13,6 +13,7 @@ from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger, WandbLogger
 from framegen.losses import FramegenLoss, flow_supervision
 from framegen.metrics import build_metrics, quantize
 from framegen.models import InterpolationOutput, build_net
+from framegen.models.layers import memory_format
 from framegen.perceptual import LPIPS
 from framegen.viz import interpolation_sheet, to_uint8
 
@@ -102,10 +103,7 @@ class InterpolationModule(L.LightningModule):
             self.__dict__["_run_net"] = torch.compile(self.net)
 
     def _memory_format(self) -> torch.memory_format:
-        on = self.hparams.get("channels_last")
-        if on is None:
-            on = self.device.type == "cpu"
-        return torch.channels_last if on else torch.contiguous_format
+        return memory_format(self.device, self.hparams.get("channels_last"))
 
     def _set_memory_format(self) -> None:
         fmt = self._memory_format()

@@ -17,6 +17,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from framegen.models import count_parameters
+from framegen.models.layers import memory_format
 
 Runner = Callable[[], object]
 
@@ -69,7 +70,7 @@ def net_runner(net: nn.Module, height: int, width: int, *, device: str = "cpu",
                dtype: torch.dtype = torch.float32, channels_last: bool = False) -> Runner:
     """One call of ``net(img0, img1, 0.5)`` at batch 1 on fixed random (1, 3, H, W) frames, synchronised on CUDA;
     ``channels_last``: the net and the frames in channels-last layout (as framegen's Interpolator runs on the CPU)."""
-    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    fmt = memory_format(torch.device(device), channels_last)
     net = net.to(device).eval().to(memory_format=fmt)
     g = torch.Generator().manual_seed(0)
     x0 = torch.rand(1, 3, height, width, generator=g).to(device).contiguous(memory_format=fmt)

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from framegen.models.layers import fuse, resize, resize_flow
+from framegen.models.layers import fuse, memory_format, resize, resize_flow
 
 log = logging.getLogger(__name__)
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -69,9 +69,7 @@ class Interpolator:
             raise ValueError(f"scale must be in (0, 1], got {scale}")
         if tile is not None and tile <= 2 * tile_overlap:
             raise ValueError(f"tile ({tile}) must be larger than twice tile_overlap ({tile_overlap})")
-        if channels_last is None:
-            channels_last = self.device.type == "cpu"
-        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        self.memory_format = memory_format(self.device, channels_last)
         self.net = net.to(self.device).eval().to(memory_format=self.memory_format)
         self.native_scale = "scale" in inspect.signature(net.forward).parameters
         self.run_net = torch.compile(self.net) if compile else self.net

@@ -103,6 +103,14 @@ def backward_warp(img: Tensor, flow: Tensor) -> Tensor:
     return F.grid_sample(img, grid.to(img.dtype), mode="bilinear", padding_mode="border", align_corners=True)
 
 
+def memory_format(device: torch.device, channels_last: bool | None = None) -> torch.memory_format:
+    """The layout to run a net in: channels-last when asked, or (None) on the CPU, where oneDNN's convolutions run
+    15-25 % faster so (docs/benchmarks.md); the default layout elsewhere."""
+    if channels_last is None:
+        channels_last = device.type == "cpu"
+    return torch.channels_last if channels_last else torch.contiguous_format
+
+
 def resize(x: Tensor, size: tuple[int, int]) -> Tensor:
     """Bilinear resize of (B, C, H, W) to ``size`` (no-op when already that size)."""
     if tuple(x.shape[-2:]) == tuple(size):
