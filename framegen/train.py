@@ -161,17 +161,24 @@ def _init_from(module: L.LightningModule, path: Path) -> None:
 
     arch, _ = _checkpoint_arch(path)
     have, want = normalize_arch(arch), normalize_arch(module.hparams["net"])
-    if have != want and not _grows_scales(have, want):
+    how = "same" if have == want else "scales" if _grows_scales(have, want) else "rife" if _rife_into_flow(have, want) else None
+    if how is None:
         raise TrainingError(f"init_from {path} holds {_describe(arch)}, but the config builds "
                             f"{_describe(module.hparams['net'])} (choose the matching model=...)")
     state = read_checkpoint(path)[1]
     try:
-        if have != want:  # a flow net with more (coarser) blocks: the old blocks move to their scales
+        if how == "scales":  # a flow net with more (coarser) blocks: the old blocks move to their scales
             from framegen.models.flow_net import load_with_added_scales
 
             added = load_with_added_scales(module.net, checked_state(state, source=path), scales=have["scales"])
             log.info("initialised the net from %s; blocks %s (scales %s) are new", path, added,
                      [want["scales"][i] for i in added])
+            return
+        if how == "rife":  # RIFE 4.25's weights into a flow net of RIFE blocks: the refinement net starts at zero
+            from framegen.models.flow_net import load_rife_weights
+
+            load_rife_weights(module.net, checked_state(state, source=path))
+            log.info("initialised the flow net's blocks and encoder from RIFE 4.25's weights in %s", path)
             return
         load_weights(module.net, state, source=path)
     except (CheckpointError, ValueError) as err:
@@ -185,6 +192,13 @@ def _grows_scales(have: dict, want: dict) -> bool:
         return False
     rest = {k: v for k, v in have.items() if k != "scales"} == {k: v for k, v in want.items() if k != "scales"}
     return rest and set(have["scales"]) < set(want["scales"]) and min(have["scales"]) == min(want["scales"])
+
+
+def _rife_into_flow(have: dict, want: dict) -> bool:
+    """True when ``have`` is RIFE 4.25 and ``want`` a flow net of RIFE blocks with its widths, scales and layers."""
+    if have["name"] != "rife425" or want["name"] != "flow" or want.get("block") != "rife":
+        return False
+    return all(have[k] == want.get(k) for k in ("widths", "scales", "num_layers", "feature_channels"))
 
 
 def _validate_at_end(trainer: L.Trainer, module: L.LightningModule, datamodule) -> None:

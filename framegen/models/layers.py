@@ -162,3 +162,81 @@ def fuse(img0: Tensor, img1: Tensor, flows: Tensor, mask_logit: Tensor) -> tuple
     warped1 = backward_warp(img1, flows[:, 2:4])
     mask = torch.sigmoid(mask_logit)
     return mask * warped0 + (1.0 - mask) * warped1, warped0, warped1, mask
+
+
+# ------------------------------------------------------------------ RIFE v4-style blocks (shared by rife.py and
+# flow_net.py's block="rife"), written from the description of Practical-RIFE v4.25's IFNet
+
+# an IFBlock's output after the pixel shuffle: flows (4), mask logit (1), context (8) for the next block
+IF_OUT_CHANNELS = 13
+CONTEXT_CHANNELS = IF_OUT_CHANNELS - 5
+
+
+def ifblock_in_channels(*, feature_channels: int, first: bool) -> int:
+    """Channels of an IFBlock's state: the first block sees both frames, both feature maps and t; later ones the
+    warped frames and features, t, the mask logit, the context and the current flows."""
+    base = 3 + 3 + 2 * feature_channels + 1
+    return base if first else base + 1 + CONTEXT_CHANNELS + 4
+
+
+def _conv_lrelu(in_ch: int, out_ch: int, *, stride: int = 1) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(in_ch, out_ch, 3, stride, 1), nn.LeakyReLU(0.2))
+
+
+class FeatureEncoder(nn.Module):
+    """(B, 3, H, W) -> (B, feature_channels, H, W): two 3x3 convs at 1/2, then a transposed conv back to full size."""
+
+    def __init__(self, *, width: int = 16, feature_channels: int = 4) -> None:
+        super().__init__()
+        self.conv0 = nn.Conv2d(3, width, 3, 2, 1)
+        self.conv1 = nn.Conv2d(width, width, 3, 1, 1)
+        self.conv2 = nn.Conv2d(width, width, 3, 1, 1)
+        self.conv3 = nn.ConvTranspose2d(width, feature_channels, 4, 2, 1)
+        self.act = nn.LeakyReLU(0.2)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = self.act(self.conv0(x))
+        x = self.act(self.conv1(x))
+        x = self.act(self.conv2(x))
+        return self.conv3(x)
+
+
+class ScaledResidual(nn.Module):
+    """``lrelu(x + beta * conv3x3(x))`` with a learned per-channel ``beta``: (B, C, H, W) -> (B, C, H, W)."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(channels, channels, 3, 1, 1)
+        self.beta = nn.Parameter(torch.ones(1, channels, 1, 1))
+        self.act = nn.LeakyReLU(0.2)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.act(self.conv(x) * self.beta + x)
+
+
+class IFBlock(nn.Module):
+    """One RIFE v4 coarse-to-fine step. :meth:`estimate` maps a (B, in_channels, h, w) state (h, w multiples of 4)
+    to (B, 13, h, w): flow updates (4, in that resolution's pixels), mask logit (1), context (8); inside it works
+    at (h/4, w/4).
+
+    ``forward`` is the published net's use: the state given at full resolution (H, W) is brought to H/scale first,
+    ``flows`` (B, 4, H, W), when given, appended there in that scale's pixels, and the outputs brought back to
+    (H, W): flows (B, 4, H, W) in full-resolution pixels, mask logit (B, 1, H, W), context (B, 8, H, W).
+    """
+
+    def __init__(self, *, in_channels: int, width: int, num_layers: int = 8) -> None:
+        super().__init__()
+        self.stem = nn.Sequential(_conv_lrelu(in_channels, width // 2, stride=2), _conv_lrelu(width // 2, width, stride=2))
+        self.body = nn.Sequential(*[ScaledResidual(width) for _ in range(num_layers)])
+        self.head = nn.Sequential(nn.ConvTranspose2d(width, 4 * IF_OUT_CHANNELS, 4, 2, 1), nn.PixelShuffle(2))
+
+    def estimate(self, state: Tensor) -> Tensor:
+        return self.head(self.body(self.stem(state)))
+
+    def forward(self, state: Tensor, flows: Tensor | None, *, scale: float) -> tuple[Tensor, Tensor, Tensor]:
+        x = F.interpolate(state, scale_factor=1.0 / scale, mode="bilinear", align_corners=False)
+        if flows is not None:
+            f = F.interpolate(flows, scale_factor=1.0 / scale, mode="bilinear", align_corners=False) / scale
+            x = torch.cat((x, f), dim=1)
+        out = F.interpolate(self.estimate(x), scale_factor=scale, mode="bilinear", align_corners=False)
+        return out[:, :4] * scale, out[:, 4:5], out[:, 5:]

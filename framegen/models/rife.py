@@ -19,72 +19,17 @@ import re
 from collections.abc import Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
-from framegen.models.layers import InterpolationOutput, backward_warp, crop_to, prepare_inputs
-
-# a block's output after the pixel shuffle: flows (4), mask logit (1), context (8)
-_OUT_CHANNELS = 13
-_CONTEXT = _OUT_CHANNELS - 5
-
-
-def _conv_lrelu(in_ch: int, out_ch: int, *, stride: int = 1) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(in_ch, out_ch, 3, stride, 1), nn.LeakyReLU(0.2))
-
-
-class FeatureEncoder(nn.Module):
-    """(B, 3, H, W) -> (B, feature_channels, H, W): two 3x3 convs at 1/2, then a transposed conv back to full size."""
-
-    def __init__(self, *, width: int = 16, feature_channels: int = 4) -> None:
-        super().__init__()
-        self.conv0 = nn.Conv2d(3, width, 3, 2, 1)
-        self.conv1 = nn.Conv2d(width, width, 3, 1, 1)
-        self.conv2 = nn.Conv2d(width, width, 3, 1, 1)
-        self.conv3 = nn.ConvTranspose2d(width, feature_channels, 4, 2, 1)
-        self.act = nn.LeakyReLU(0.2)
-
-    def forward(self, x: Tensor) -> Tensor:
-        x = self.act(self.conv0(x))
-        x = self.act(self.conv1(x))
-        x = self.act(self.conv2(x))
-        return self.conv3(x)
-
-
-class ScaledResidual(nn.Module):
-    """``lrelu(x + beta * conv3x3(x))`` with a learned per-channel ``beta``: (B, C, H, W) -> (B, C, H, W)."""
-
-    def __init__(self, channels: int) -> None:
-        super().__init__()
-        self.conv = nn.Conv2d(channels, channels, 3, 1, 1)
-        self.beta = nn.Parameter(torch.ones(1, channels, 1, 1))
-        self.act = nn.LeakyReLU(0.2)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.act(self.conv(x) * self.beta + x)
-
-
-class IFBlock(nn.Module):
-    """One coarse-to-fine step: (B, in_channels, H, W) state -> flows (B, 4, H, W), mask logit (B, 1, H, W) and
-    context (B, 8, H, W), computed at H/scale (4x further down inside) and brought back to (H, W).
-
-    ``flows`` (B, 4, H, W), when given, is appended to the state at that scale in that scale's pixels.
-    """
-
-    def __init__(self, *, in_channels: int, width: int, num_layers: int = 8) -> None:
-        super().__init__()
-        self.stem = nn.Sequential(_conv_lrelu(in_channels, width // 2, stride=2), _conv_lrelu(width // 2, width, stride=2))
-        self.body = nn.Sequential(*[ScaledResidual(width) for _ in range(num_layers)])
-        self.head = nn.Sequential(nn.ConvTranspose2d(width, 4 * _OUT_CHANNELS, 4, 2, 1), nn.PixelShuffle(2))
-
-    def forward(self, state: Tensor, flows: Tensor | None, *, scale: float) -> tuple[Tensor, Tensor, Tensor]:
-        x = F.interpolate(state, scale_factor=1.0 / scale, mode="bilinear", align_corners=False)
-        if flows is not None:
-            f = F.interpolate(flows, scale_factor=1.0 / scale, mode="bilinear", align_corners=False) / scale
-            x = torch.cat((x, f), dim=1)
-        out = self.head(self.body(self.stem(x)))
-        out = F.interpolate(out, scale_factor=scale, mode="bilinear", align_corners=False)
-        return out[:, :4] * scale, out[:, 4:5], out[:, 5:]
+from framegen.models.layers import (
+    FeatureEncoder,
+    IFBlock,
+    InterpolationOutput,
+    backward_warp,
+    crop_to,
+    ifblock_in_channels,
+    prepare_inputs,
+)
 
 
 class RIFE425(nn.Module):
@@ -112,14 +57,10 @@ class RIFE425(nn.Module):
         if len(widths) != len(scales):
             raise ValueError(f"give one width per scale, got widths {list(widths)} and scales {list(scales)}")
         self.scales = tuple(int(s) for s in scales)
-        fc = feature_channels
-        # first block: both frames, both feature maps, t; later ones: warped frames and features, t, mask,
-        # context, and the current flows
-        first = 3 + 3 + fc + fc + 1
-        later = 3 + 3 + fc + fc + 1 + 1 + _CONTEXT + 4
-        self.encoder = FeatureEncoder(feature_channels=fc)
+        self.encoder = FeatureEncoder(feature_channels=feature_channels)
         self.blocks = nn.ModuleList(
-            IFBlock(in_channels=first if i == 0 else later, width=int(w), num_layers=num_layers)
+            IFBlock(in_channels=ifblock_in_channels(feature_channels=feature_channels, first=i == 0), width=int(w),
+                    num_layers=num_layers)
             for i, w in enumerate(widths)
         )
 
