@@ -336,13 +336,18 @@ def test_process_video_api(tmp_path, ckpt):
     assert s["fps_out"] == 20.0
 
 
-@pytest.mark.parametrize("name", ["flow", "advanced"])
+@pytest.mark.parametrize("name", ["flow", "flow_rife", "advanced"])
 def test_onnx_torchscript_and_export_parity(tmp_path, name):
     ort = pytest.importorskip("onnxruntime", reason="ONNX parity needs onnxruntime (the 'export' extra)")
     from framegen.inference.export import FrameOnly, export_onnx, export_program, export_torchscript
 
     torch.manual_seed(0)
-    net = build_net(name, hidden_dim=16, num_layers=1) if name == "flow" else build_net(name, hidden_dim=8, num_layers=1)
+    if name == "flow_rife":
+        net = build_net("flow", block="rife", widths=[24, 16, 16], scales=[4, 2, 1], num_layers=1, refine_width=8)
+    elif name == "flow":
+        net = build_net(name, hidden_dim=16, num_layers=1)
+    else:
+        net = build_net(name, hidden_dim=8, num_layers=1)
     with torch.no_grad():  # leave the zero-initialised output layers, so the residual paths matter too
         for p in net.parameters():
             p.add_(0.01 * torch.randn_like(p))

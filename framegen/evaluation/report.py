@@ -47,7 +47,9 @@ def _nets(cfg: DictConfig) -> list[tuple[str, nn.Module]]:
         elif name == "default":
             from framegen.checkpoints import load_net, resolve_checkpoint
 
-            nets.append(("framegen default", load_net(resolve_checkpoint(None))[0]))
+            # the shipped model, or the candidate given as ckpt=
+            label = "framegen default" if cfg.get("ckpt") is None else f"framegen ({Path(str(cfg.ckpt)).name})"
+            nets.append((label, load_net(resolve_checkpoint(cfg.get("ckpt")))[0]))
         else:
             nets.append((name, build_net(name)))
     return nets

@@ -33,6 +33,7 @@ from framegen.models.layers import (
     prepare_inputs,
     resize,
     resize_flow,
+    time_plane,
 )
 
 # img0, img1, warped0, warped1 (4 x 3), t (1), mask logit (1), flows (4)
@@ -77,7 +78,7 @@ class FlowBlock(nn.Module):
         x0, x1 = resize(img0, small), resize(img1, small)
         f, m = resize_flow(flows, small), resize(mask_logit, small)
         state = torch.cat((x0, x1, backward_warp(x0, f[:, :2]), backward_warp(x1, f[:, 2:]),
-                           t.expand(-1, 1, small[0], small[1]), m, f), dim=1)
+                           time_plane(t, x0), m, f), dim=1)
         x = self.stem(state)
         x = self.body(x) + x
         out = self.head(x)
@@ -172,7 +173,7 @@ class FrameInterpolationNet(nn.Module):
         Returns frame (B, 3, H, W), flows (B, 4, H, W), mask (B, 1, H, W).
         """
         x0, x1, tmap, size = prepare_inputs(img0, img1, t, self.pad_multiple(scale))
-        b, h, w = x0.shape[0], x0.shape[-2], x0.shape[-1]
+        h, w = x0.shape[-2], x0.shape[-1]
         if self.encoder is None:
             flows, mask_logit = self._plain_flows(x0, x1, tmap, scale)
         else:
@@ -181,7 +182,7 @@ class FrameInterpolationNet(nn.Module):
         merged, warped0, warped1, mask = fuse(x0, x1, flows, mask_logit)
         frame = merged
         if self.refine is not None:
-            state = torch.cat((x0, x1, warped0, warped1, tmap.expand(b, 1, h, w), mask, flows), dim=1)
+            state = torch.cat((x0, x1, warped0, warped1, time_plane(tmap, x0), mask, flows), dim=1)
             frame = frame + self.refine(state)
         frame = frame.clamp(0.0, 1.0)
         return InterpolationOutput(crop_to(frame, size), crop_to(flows, size), crop_to(mask, size))
@@ -198,14 +199,15 @@ class FrameInterpolationNet(nn.Module):
         """RIFE v4's coarse-to-fine loop with each block's state built at its own size: (x0, x1, features, t) for the
         first block; the frames and features warped with the current flows, t, mask logit, context and flows for the
         others. Returns flows (B, 4, h, w) and mask logit (B, 1, h, w) at the finest block's size."""
-        b, _, h, w = x0.shape
+        h, w = x0.shape[-2:]
         # frames and features travel together: one resize and one warp per direction and block
         p0 = torch.cat((x0, self.encoder(x0)), dim=1)
         p1 = torch.cat((x1, self.encoder(x1)), dim=1)
         flows = mask_logit = context = None
         for block, s in zip(self.blocks, self.scales):
-            small = block_size(h, w, s / scale)
-            q0, q1, ts = resize(p0, small), resize(p1, small), tmap.expand(b, 1, *small)
+            small = block_size(int(h), int(w), s / scale)
+            q0, q1 = resize(p0, small), resize(p1, small)
+            ts = time_plane(tmap, q0)
             if flows is None:
                 out = block.estimate(torch.cat((q0[:, :3], q1[:, :3], q0[:, 3:], q1[:, 3:], ts), dim=1))
                 flows = out[:, :4]

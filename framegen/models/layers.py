@@ -49,6 +49,17 @@ def time_map(t: Tensor | float, batch: int, *, like: Tensor) -> Tensor:
     return t.reshape(-1, 1, 1, 1).expand(batch, 1, 1, 1)
 
 
+def time_plane(tmap: Tensor, like: Tensor) -> Tensor:
+    """t (B, 1, 1, 1) as a (B, 1, h, w) plane of ``like``'s size and memory layout, so that concatenating it with
+    channels-last tensors keeps them channels-last (an expanded view would turn the result contiguous, and the next
+    convolution would copy the whole state back)."""
+    b, _, h, w = like.shape
+    plane = tmap.expand(b, 1, h, w)
+    if like.is_contiguous(memory_format=torch.channels_last) and not like.is_contiguous():
+        return plane.contiguous(memory_format=torch.channels_last)
+    return plane
+
+
 def pad_to_multiple(x: Tensor, multiple: int) -> tuple[Tensor, tuple[int, int]]:
     """Replicate-pad (B, C, H, W) on the bottom/right so H and W are multiples of ``multiple``.
 
