@@ -197,3 +197,14 @@ def test_rife_weights_start_the_flow_net_as_rife():
     assert _psnr(ours.frame[inner], gt[inner]) > _psnr(((f0 + f1) / 2)[inner], gt[inner]) + 8.0
     assert abs(_psnr(ours.frame[inner], gt[inner]) - _psnr(published.frame[inner], gt[inner])) < 1.0
     assert torch.allclose(ours.flows[inner].mean((2, 3)), published.flows[inner].mean((2, 3)), atol=0.3)
+
+
+def test_the_last_rife_block_computes_only_flows_and_mask():
+    from framegen.models.layers import IFBlock
+
+    block = IFBlock(in_channels=28, width=16, num_layers=1).eval()
+    state = torch.rand(2, 28, 32, 48)
+    with torch.no_grad():
+        full, short = block.estimate(state), block.estimate(state, context=False)
+    assert full.shape == (2, 13, 32, 48) and short.shape == (2, 5, 32, 48)
+    assert torch.equal(full[:, :5], short)

@@ -204,7 +204,8 @@ class FrameInterpolationNet(nn.Module):
         p0 = torch.cat((x0, self.encoder(x0)), dim=1)
         p1 = torch.cat((x1, self.encoder(x1)), dim=1)
         flows = mask_logit = context = None
-        for block, s in zip(self.blocks, self.scales):
+        last = len(self.blocks) - 1
+        for i, (block, s) in enumerate(zip(self.blocks, self.scales)):
             small = block_size(int(h), int(w), s / scale)
             q0, q1 = resize(p0, small), resize(p1, small)
             ts = time_plane(tmap, q0)
@@ -215,7 +216,7 @@ class FrameInterpolationNet(nn.Module):
                 flows, mask_logit, context = resize_flow(flows, small), resize(mask_logit, small), resize(context, small)
                 w0, w1 = backward_warp(q0, flows[:, :2]), backward_warp(q1, flows[:, 2:])
                 state = torch.cat((w0[:, :3], w1[:, :3], w0[:, 3:], w1[:, 3:], ts, mask_logit, context, flows), dim=1)
-                out = block.estimate(state)
+                out = block.estimate(state, context=i < last)  # nothing follows the last block
                 flows = flows + out[:, :4]
             mask_logit, context = out[:, 4:5], out[:, 5:]
         return flows, mask_logit

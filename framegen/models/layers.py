@@ -241,8 +241,16 @@ class IFBlock(nn.Module):
         self.body = nn.Sequential(*[ScaledResidual(width) for _ in range(num_layers)])
         self.head = nn.Sequential(nn.ConvTranspose2d(width, 4 * IF_OUT_CHANNELS, 4, 2, 1), nn.PixelShuffle(2))
 
-    def estimate(self, state: Tensor) -> Tensor:
-        return self.head(self.body(self.stem(state)))
+    def estimate(self, state: Tensor, *, context: bool = True) -> Tensor:
+        """(B, in_channels, h, w) -> (B, 13, h, w); ``context=False`` computes only the flows and mask logit
+        (B, 5, h, w), as the last block needs (the same values, the head's transposed conv on 20 of its 52 maps)."""
+        x = self.body(self.stem(state))
+        if context:
+            return self.head(x)
+        up = self.head[0]
+        n = 4 * (IF_OUT_CHANNELS - CONTEXT_CHANNELS)
+        x = F.conv_transpose2d(x, up.weight[:, :n], up.bias[:n], stride=up.stride, padding=up.padding)
+        return F.pixel_shuffle(x, 2)
 
     def forward(self, state: Tensor, flows: Tensor | None, *, scale: float) -> tuple[Tensor, Tensor, Tensor]:
         x = F.interpolate(state, scale_factor=1.0 / scale, mode="bilinear", align_corners=False)
