@@ -219,8 +219,8 @@ class InterpolationModule(L.LightningModule):
             if missing:
                 raise TrainingError(f"model.{name} lacks {', '.join(missing)} (conf/model/_module.yaml has them all)")
         cfg = self.optimizer_cfg
-        opt = torch.optim.AdamW(self.net.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"],
-                                betas=tuple(cfg["betas"]))
+        trainable = [p for p in self.net.parameters() if p.requires_grad]  # a frozen part (train_flow=false) stays out
+        opt = torch.optim.AdamW(trainable, lr=cfg["lr"], weight_decay=cfg["weight_decay"], betas=tuple(cfg["betas"]))
         total = int(self.trainer.estimated_stepping_batches)
         sch = self.scheduler_cfg
         lam = lambda step: warmup_cosine(step, warmup_steps=int(sch["warmup_steps"]), total_steps=total,

@@ -161,7 +161,8 @@ def _init_from(module: L.LightningModule, path: Path) -> None:
 
     arch, _ = _checkpoint_arch(path)
     have, want = normalize_arch(arch), normalize_arch(module.hparams["net"])
-    how = "same" if have == want else "scales" if _grows_scales(have, want) else "rife" if _rife_into_flow(have, want) else None
+    how = ("same" if have == want else "scales" if _grows_scales(have, want) else "rife" if _rife_into_flow(have, want)
+           else "flow" if _flow_into_advanced(have, want) else None)
     if how is None:
         raise TrainingError(f"init_from {path} holds {_describe(arch)}, but the config builds "
                             f"{_describe(module.hparams['net'])} (choose the matching model=...)")
@@ -179,6 +180,11 @@ def _init_from(module: L.LightningModule, path: Path) -> None:
 
             load_rife_weights(module.net, checked_state(state, source=path))
             log.info("initialised the flow net's blocks and encoder from RIFE 4.25's weights in %s", path)
+            return
+        if how == "flow":  # a light net's weights as the advanced net's flow part: the rest starts from its init
+            load_weights(module.net.flow, state, source=path)
+            log.info("initialised the advanced net's flow part from %s (the context, attention and decoder are new)",
+                     path)
             return
         load_weights(module.net, state, source=path)
     except (CheckpointError, ValueError) as err:
@@ -199,6 +205,15 @@ def _rife_into_flow(have: dict, want: dict) -> bool:
     if have["name"] != "rife425" or want["name"] != "flow" or want.get("block") != "rife":
         return False
     return all(have[k] == want.get(k) for k in ("widths", "scales", "num_layers", "feature_channels"))
+
+
+def _flow_into_advanced(have: dict, want: dict) -> bool:
+    """True when ``have`` is the flow net that ``want``, an advanced net, estimates its flows with."""
+    if have["name"] != "flow" or want["name"] != "advanced":
+        return False
+    from framegen.models.advanced_net import DEFAULT_FLOW
+
+    return normalize_arch({"name": "flow", **(want.get("flow") or DEFAULT_FLOW)}) == have
 
 
 def _validate_at_end(trainer: L.Trainer, module: L.LightningModule, datamodule) -> None:

@@ -19,11 +19,16 @@ NAMES = ["flow", "advanced"]
 VARIANTS = ["flow", "flow_rife", "advanced"]
 
 
+SMALL_FLOW = {"block": "rife", "widths": [24, 16, 16], "scales": [4, 2, 1], "num_layers": 1, "refine_width": 0}
+
+
 def small(name):
     # reduced widths keep the tests fast; the architecture is the same
     if name == "flow_rife":
         return build_net("flow", block="rife", widths=[24, 16, 16], scales=[4, 2, 1], num_layers=1, refine_width=8)
-    return build_net(name, hidden_dim=16, num_layers=2) if name == "flow" else build_net(name, hidden_dim=8, num_layers=1)
+    if name == "advanced":  # every part trains here (the shipped recipe keeps the flow part frozen)
+        return build_net(name, hidden_dim=8, num_layers=1, flow=SMALL_FLOW, train_flow=True)
+    return build_net(name, hidden_dim=16, num_layers=2)
 
 
 def test_registry():
@@ -38,6 +43,7 @@ def test_registry():
 
 def test_default_parameter_counts():
     assert 1.5e6 <= count_parameters(build_net("flow")) <= 3e6
+    # the issue's budget: at most 12M parameters, the light default's 5.66M among them
     assert 6e6 <= count_parameters(build_net("advanced")) <= 12e6
 
 
@@ -110,12 +116,11 @@ def _psnr(a, b):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name,lr,steps", [("flow", 1e-3, 200), ("advanced", 2e-4, 150)])
+@pytest.mark.parametrize("name,lr,steps", [("flow", 1e-3, 200)])
 def test_overfits_a_translation_by_motion(name, lr, steps):
     """A textured image moved 4 px per half frame: the net must find the motion, not blend.
 
-    Measured here (seed 0): averaging 15.0 dB; flow 43.6 dB, flows (4.0, 0.0, -4.0, 0.0);
-    advanced 37.4 dB, flows (4.2, 0.0, -4.2, 0.0).
+    Measured here (seed 0): averaging 15.0 dB; flow 43.6 dB, flows (4.0, 0.0, -4.0, 0.0).
     """
     f0, gt, f1 = _translation_triplet()
     net = build_net(name)
@@ -208,3 +213,62 @@ def test_the_last_rife_block_computes_only_flows_and_mask():
         full, short = block.estimate(state), block.estimate(state, context=False)
     assert full.shape == (2, 13, 32, 48) and short.shape == (2, 5, 32, 48)
     assert torch.equal(full[:, :5], short)
+
+
+def _advanced_on_default():
+    """The advanced net with its flow part loaded from the shipped default, and the default itself."""
+    from framegen.checkpoints import load_net, resolve_checkpoint
+
+    default, _ = load_net(resolve_checkpoint("default"))
+    net = build_net("advanced").eval()
+    net.flow.load_state_dict(default.state_dict())
+    return net, default
+
+
+def test_advanced_net_starts_as_the_default_exactly():
+    """Zero-initialised outputs: before training, the advanced net gives the shipped default's frames, bit for bit,
+    at any size (padding included), t and flow scale."""
+    net, default = _advanced_on_default()
+    torch.manual_seed(0)
+    for size, t, scale in (((64, 96), 0.5, 1.0), ((37, 51), torch.tensor([0.2, 0.7]), 1.0), ((72, 104), 0.3, 0.5)):
+        x0, x1 = torch.rand(2, 3, *size), torch.rand(2, 3, *size)
+        with torch.no_grad():
+            ours, theirs = net(x0, x1, t, scale=scale), default(x0, x1, t, scale=scale)
+        assert torch.equal(ours.frame, theirs.frame) and torch.equal(ours.flows, theirs.flows)
+        assert torch.equal(ours.mask, theirs.mask)
+
+
+def test_advanced_net_keeps_its_flow_part_frozen_unless_told():
+    net = build_net("advanced", hidden_dim=8, num_layers=1, flow=SMALL_FLOW)
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(1e-3 * torch.randn_like(p))
+    out = net(torch.rand(2, 3, 64, 64), torch.rand(2, 3, 64, 64), 0.5)
+    out.frame.mean().backward()
+    assert all(p.grad is None and not p.requires_grad for p in net.flow.parameters())
+    rest = [p for n, p in net.named_parameters() if not n.startswith("flow.")]
+    assert rest and all(p.grad is not None and p.grad.abs().sum() > 0 for p in rest)
+    with pytest.raises(ValueError, match="refine_width: 0"):
+        build_net("advanced", flow={**SMALL_FLOW, "refine_width": 8})
+
+
+@pytest.mark.slow
+def test_advanced_net_learns_past_its_flows():
+    """On a real triplet with motion, a few steps of the decoder alone (flows frozen at the default's) lower the error
+    below the default's frame: the design can only add to the light net. Measured here: 60 steps, +1.4 dB."""
+    net, default = _advanced_on_default()
+    f0, gt, f1 = _translation_triplet(d=6)
+    # a brightness change the flows cannot explain: only the residual path can fix it
+    f0, gt, f1 = f0 * 0.9, gt, f1 * 1.1
+    with torch.no_grad():
+        start = _psnr(default(f0, f1, 0.5).frame, gt)
+    opt = torch.optim.Adam([p for p in net.parameters() if p.requires_grad], 1e-3)
+    net.train()
+    for _ in range(60):
+        loss = (net(f0, f1, 0.5).frame - gt).abs().mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        end = _psnr(net.eval()(f0, f1, 0.5).frame, gt)
+    assert end > start + 0.5

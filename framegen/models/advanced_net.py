@@ -1,41 +1,62 @@
-"""AdvancedFrameInterpolationNet: a multi-scale encoder-decoder with windowed cross-frame attention.
+"""AdvancedFrameInterpolationNet: the quality model, a multi-scale encoder-decoder on top of the light net's flows.
 
-A shared encoder extracts features of both frames at 1/1, 1/2 and 1/4. At 1/4, windowed
-multi-head attention lets each frame's features attend to the other frame's (alternating
-plain and shifted windows, so the cost grows linearly with the number of pixels). A U-Net
-decoder then estimates the intermediate flows and fusion mask coarse to fine: at each scale it
-backward-warps that scale's encoder features (the skip connections) with the current flows and
-predicts an update; the finest level also predicts a residual. Every level is conditioned on t.
+Published nets get their gains after the flow estimate (RIFE's ContextNet + UNet, EMA-VFI's and UPR-Net's
+synthesis, AMT's refinement): good intermediate flows first, then a network that sees features of both frames
+aligned at t and decides how to fuse and correct them. This net is built that way:
+
+1. **Flows**: the light net's coarse-to-fine RIFE-style blocks (:class:`FrameInterpolationNet`, ``block="rife"``,
+   started from the shipped default's weights) give the intermediate flows F_t->0, F_t->1 and a fusion mask.
+2. **Context encoder**: a shared encoder of residual blocks extracts features of each frame at 1/2, 1/4 and 1/8;
+   each is backward-warped to t with that scale's flows.
+3. **Cross-frame attention**: at 1/8, windowed multi-head attention lets each frame's warped features attend to
+   the other's (plain then shifted windows), so misaligned or occluded regions find their match.
+4. **U-Net decoder**: from the warped frames, flows and mask at full resolution down to 1/8 and back, with skips
+   of the warped context at every scale, it predicts a correction of the fusion mask's logit and an RGB residual.
+
+The decoder's output layer starts at zero, so before training the net computes exactly the light net's frame
+(tested); training can only move it from there. With ``train_flow=False`` (the default) the flow blocks stay as
+loaded and run without gradients: training costs the decoder's share only.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from framegen.models.flow_net import FrameInterpolationNet
 from framegen.models.layers import (
     InterpolationOutput,
     ResBlock,
     backward_warp,
     conv,
     crop_to,
-    fuse,
     prepare_inputs,
-    resize,
     resize_flow,
+    time_plane,
 )
 
+# the light default's architecture (conf/model/flow_rife.yaml without the refinement U-Net)
+DEFAULT_FLOW: dict[str, Any] = {
+    "block": "rife", "widths": [192, 128, 96, 64, 32], "scales": [16, 8, 4, 2, 1], "num_layers": 8,
+    "feature_channels": 4, "refine_width": 0,
+}
+# img0, img1, warped0, warped1 (4 x 3), flows (4), mask logit (1), t (1)
+_DECODER_IN = 18
 
-class Encoder(nn.Module):
-    """(B, 3, H, W) -> features at 1/1 (c1), 1/2 (c2) and 1/4 (c3)."""
 
-    def __init__(self, *, channels: tuple[int, int, int], blocks: int, dropout: float = 0.0) -> None:
+class ContextEncoder(nn.Module):
+    """(B, 3, H, W) -> features at 1/2 (c), 1/4 (2c) and 1/8 (4c); H, W multiples of 8."""
+
+    def __init__(self, *, width: int, blocks: int) -> None:
         super().__init__()
-        c1, c2, c3 = channels
-        self.level1 = nn.Sequential(conv(3, c1), ResBlock(c1))
-        self.level2 = nn.Sequential(conv(c1, c2, stride=2), *[ResBlock(c2, dropout=dropout) for _ in range(blocks)])
-        self.level3 = nn.Sequential(conv(c2, c3, stride=2), *[ResBlock(c3, dropout=dropout) for _ in range(blocks)])
+        c1, c2, c3 = width, 2 * width, 4 * width
+        self.level1 = nn.Sequential(conv(3, c1, stride=2), *[ResBlock(c1) for _ in range(max(1, blocks - 1))])
+        self.level2 = nn.Sequential(conv(c1, c2, stride=2), *[ResBlock(c2) for _ in range(blocks)])
+        self.level3 = nn.Sequential(conv(c2, c3, stride=2), *[ResBlock(c3) for _ in range(blocks)])
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         f1 = self.level1(x)
@@ -46,8 +67,9 @@ class Encoder(nn.Module):
 class WindowCrossAttention(nn.Module):
     """Multi-head attention from features ``a`` to features ``b`` inside non-overlapping windows.
 
-    a, b: (B, C, H, W) with H and W multiples of ``window``. Returns (B, C, H, W) = a + attention + MLP.
-    ``shift`` rolls both maps by half a window first (Swin-style), so windows of successive layers overlap.
+    a, b: (B, C, H, W) of equal shapes (any H, W: padded inside to multiples of ``window``). Returns (B, C, H, W) =
+    a + attention + MLP. ``shift`` rolls both maps by half a window first (Swin-style), so the windows of successive
+    layers overlap.
     """
 
     def __init__(self, *, dim: int, heads: int, window: int, shift: bool, mlp_ratio: float = 2.0) -> None:
@@ -76,121 +98,127 @@ class WindowCrossAttention(nn.Module):
         return x.reshape(b, c, h, w)
 
     def forward(self, a: Tensor, b: Tensor) -> Tensor:
-        if a.shape != b.shape or a.shape[-1] % self.window or a.shape[-2] % self.window:
-            raise ValueError(
-                f"a and b must have equal shapes with H, W multiples of {self.window}, "
-                f"got {tuple(a.shape)} and {tuple(b.shape)}"
-            )
+        if a.shape != b.shape:
+            raise ValueError(f"a and b must have equal shapes, got {tuple(a.shape)} and {tuple(b.shape)}")
+        h, w = a.shape[-2:]
+        s = self.window
+        ph, pw = (-h) % s, (-w) % s
+        if ph or pw:
+            a, b = (F.pad(x, (0, pw, 0, ph), mode="replicate") for x in (a, b))
         shape = a.shape
         if self.shift:
-            a = torch.roll(a, (-self.window // 2, -self.window // 2), dims=(2, 3))
-            b = torch.roll(b, (-self.window // 2, -self.window // 2), dims=(2, 3))
+            a = torch.roll(a, (-s // 2, -s // 2), dims=(2, 3))
+            b = torch.roll(b, (-s // 2, -s // 2), dims=(2, 3))
         qa, kb = self._windows(a), self._windows(b)  # (N, S, C)
-        n, s, c = qa.shape
+        n, length, c = qa.shape
         d = c // self.heads
-        q = self.q(self.norm_q(qa)).view(n, s, self.heads, d).transpose(1, 2)
-        k, v = self.kv(self.norm_kv(kb)).view(n, s, 2, self.heads, d).permute(2, 0, 3, 1, 4)
-        att = F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(n, s, c)
+        q = self.q(self.norm_q(qa)).view(n, length, self.heads, d).transpose(1, 2)
+        k, v = self.kv(self.norm_kv(kb)).view(n, length, 2, self.heads, d).permute(2, 0, 3, 1, 4)
+        att = F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(n, length, c)
         x = qa + self.proj(att)
         x = x + self.mlp(x)
         out = self._unwindows(x, shape)
         if self.shift:
-            out = torch.roll(out, (self.window // 2, self.window // 2), dims=(2, 3))
-        return out
+            out = torch.roll(out, (s // 2, s // 2), dims=(2, 3))
+        return out[..., :h, :w]
 
 
-class DecoderLevel(nn.Module):
-    """One decoder scale: (B, in_ch, h, w) -> flow update (B, 4), mask-logit update (B, 1),
-    ``extra`` more channels and a feature map (B, width) handed to the next finer level."""
+class Decoder(nn.Module):
+    """A U-Net over the fused state at 1/2, 1/4 and 1/8 with the warped context as skips.
 
-    def __init__(self, *, in_ch: int, width: int, blocks: int, extra: int = 0, dropout: float = 0.0) -> None:
+    ``forward(state, ctx)``: state (B, 18, H, W); ctx the warped context of both frames at 1/2, 1/4, 1/8 (each
+    (B, 2 x that level's encoder channels, ...)), the 1/8 one already mixed by attention. Returns (B, 4, H, W): a
+    mask-logit correction and an RGB residual (the output layer starts at zero).
+    """
+
+    def __init__(self, *, width: int, blocks: int) -> None:
         super().__init__()
-        self.extra = extra
-        self.inp = conv(in_ch, width)
-        self.body = nn.Sequential(*[ResBlock(width, dropout=dropout) for _ in range(blocks)])
-        self.out = nn.Conv2d(width, 5 + extra, 3, padding=1)
-        # Start from zero updates: flows are rescaled up to 8x on the way to full resolution.
+        e1, e2, e3 = 2 * width, 4 * width, 8 * width  # both frames' context per level
+        d1, d2, d3 = 2 * width, 4 * width, 8 * width
+        self.down1 = conv(_DECODER_IN, d1, stride=2)  # -> 1/2
+        self.down2 = conv(d1 + e1, d2, stride=2)  # -> 1/4
+        self.down3 = conv(d2 + e2, d3, stride=2)  # -> 1/8
+        self.bottleneck = nn.Sequential(conv(d3 + e3, d3), *[ResBlock(d3) for _ in range(blocks)])
+        self.up3 = nn.Sequential(nn.ConvTranspose2d(d3, d2, 4, stride=2, padding=1), nn.PReLU(d2))  # -> 1/4
+        self.fuse2 = nn.Sequential(conv(2 * d2, d2), ResBlock(d2))
+        self.up2 = nn.Sequential(nn.ConvTranspose2d(d2, d1, 4, stride=2, padding=1), nn.PReLU(d1))  # -> 1/2
+        self.fuse1 = conv(2 * d1, d1)
+        self.up1 = nn.Sequential(nn.ConvTranspose2d(d1, width, 4, stride=2, padding=1), nn.PReLU(width))  # -> 1/1
+        self.out = nn.Conv2d(width, 4, 3, padding=1)
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
 
-    def forward(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        feat = self.body(self.inp(x))
-        out = self.out(feat)
-        return out[:, :4], out[:, 4:5], out[:, 5:], feat
+    def forward(self, state: Tensor, ctx: Sequence[Tensor]) -> Tensor:
+        c1, c2, c3 = ctx
+        s1 = self.down1(state)
+        s2 = self.down2(torch.cat((s1, c1), dim=1))
+        s3 = self.down3(torch.cat((s2, c2), dim=1))
+        x = self.bottleneck(torch.cat((s3, c3), dim=1))
+        x = self.fuse2(torch.cat((self.up3(x), s2), dim=1))
+        x = self.fuse1(torch.cat((self.up2(x), s1), dim=1))
+        return self.out(self.up1(x))
 
 
 class AdvancedFrameInterpolationNet(nn.Module):
-    """Encoder-decoder interpolation with cross-frame attention: ``net(img0, img1, t) -> InterpolationOutput``.
+    """The quality net: ``net(img0, img1, t, *, scale=1.0) -> InterpolationOutput``.
 
     Args:
-        hidden_dim: encoder width at full resolution; 1/2 and 1/4 use 2x and 4x that (``channels``).
-        num_layers: residual blocks per encoder and decoder level.
-        heads, window, attention_layers: windowed cross-attention at 1/4 (window in 1/4-scale pixels).
-        dropout: Dropout2d probability in the residual blocks.
+        hidden_dim: context width at 1/2 (1/4 and 1/8 have 2x and 4x that); the decoder's widths follow it.
+        num_layers: residual blocks per context level and in the decoder's bottleneck.
+        heads, window, attention_layers: windowed cross-frame attention at 1/8 (window in 1/8-scale pixels).
+        flow: keyword arguments of the :class:`FrameInterpolationNet` that estimates the flows (default: the
+            shipped light model's architecture, so ``init_from=default`` loads its weights into ``flow.``).
+        train_flow: also train the flow blocks (False: they keep their weights and run without gradients).
 
-    Inputs of any size: img0, img1 (B, 3, H, W) in [0, 1] (padded inside to ``pad_multiple()``, the outputs cropped
-    back); t a float or (B,) in [0, 1].
+    Inputs of any size: img0, img1 (B, 3, H, W) in [0, 1] (padded inside to ``pad_multiple(scale)``, outputs cropped
+    back); t a float or (B,) in [0, 1]; ``scale`` < 1 estimates the flows at that fraction of the resolution.
+    Returns frame (B, 3, H, W), flows (B, 4, H, W), mask (B, 1, H, W).
     """
 
-    def __init__(self, *, hidden_dim: int = 32, num_layers: int = 3, heads: int = 4, window: int = 8,
-                 attention_layers: int = 2, dropout: float = 0.0) -> None:
+    def __init__(self, *, hidden_dim: int = 16, num_layers: int = 2, heads: int = 4, window: int = 8,
+                 attention_layers: int = 2, flow: dict[str, Any] | None = None, train_flow: bool = False) -> None:
         super().__init__()
-        c1, c2, c3 = hidden_dim, 2 * hidden_dim, 4 * hidden_dim
-        self.channels = (c1, c2, c3)
-        self.window = window
-        self.encoder = Encoder(channels=self.channels, blocks=num_layers, dropout=dropout)
+        if hidden_dim < 4 or (4 * hidden_dim) % heads:
+            raise ValueError(f"hidden_dim must be >= 4 with 4 x hidden_dim divisible by heads ({heads}), got {hidden_dim}")
+        self.flow = FrameInterpolationNet(**dict(DEFAULT_FLOW if flow is None else flow))
+        if self.flow.refine is not None:
+            raise ValueError("the flow net of the advanced net has no refinement U-Net of its own: set refine_width: 0")
+        self.train_flow = bool(train_flow)
+        self.flow.requires_grad_(self.train_flow)
+        self.context = ContextEncoder(width=hidden_dim, blocks=num_layers)
         self.attention = nn.ModuleList(
-            WindowCrossAttention(dim=c3, heads=heads, window=window, shift=bool(i % 2))
+            WindowCrossAttention(dim=4 * hidden_dim, heads=heads, window=window, shift=bool(i % 2))
             for i in range(attention_layers)
         )
-        # Decoder widths: wide where pixels are few, thin at full resolution (where most FLOPs go).
-        d3, d2, d1 = 2 * c3, c2, c1
-        # Coarsest level works at 1/8 internally (stride-2 in, 2x up out) for a wider motion range.
-        self.down3 = conv(2 * c3 + 1, d3, stride=2)
-        self.level3 = DecoderLevel(in_ch=d3, width=d3, blocks=num_layers + 2, dropout=dropout)
-        self.squeeze3 = nn.Conv2d(d3, d2, 1)  # thin the coarse features before upsampling them 4x
-        # Finer levels: warped skip features of both frames, upsampled decoder features, flows, mask, t.
-        self.level2 = DecoderLevel(in_ch=2 * c2 + d2 + 4 + 1 + 1, width=d2, blocks=num_layers, dropout=dropout)
-        self.level1 = DecoderLevel(
-            in_ch=2 * c1 + 2 * 3 + d2 + 4 + 1 + 1, width=d1, blocks=1, extra=3, dropout=dropout
-        )
+        self.decoder = Decoder(width=hidden_dim, blocks=num_layers)
 
-    def pad_multiple(self) -> int:
-        """H and W are padded to a multiple of this (1/4 scale windows, then one more stride 2)."""
-        return 4 * self.window * 2
+    def pad_multiple(self, scale: float = 1.0) -> int:
+        """H and W are padded to a multiple of this: the flow net's (so its flows equal the light net's), at least 8
+        (the decoder's three halvings)."""
+        return max(8, self.flow.pad_multiple(scale))
 
-    @staticmethod
-    def _refine(level: DecoderLevel, skips: tuple[Tensor, Tensor], flows: Tensor, mask_logit: Tensor, feat: Tensor,
-                tmap: Tensor, *, frames: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        """One decoder step at the skips' scale: bring flows, mask and features there, warp both skips (and
-        ``frames``) with the flows, and add the level's update. Returns (flows, mask logit, features, residual)."""
-        a, b = skips
-        size = a.shape[-2:]
-        flows, mask_logit, feat = resize_flow(flows, size), resize(mask_logit, size), resize(feat, size)
-        parts = [backward_warp(a, flows[:, :2]), backward_warp(b, flows[:, 2:])]
-        if frames is not None:
-            parts += [backward_warp(frames[0], flows[:, :2]), backward_warp(frames[1], flows[:, 2:])]
-        parts += [feat, flows, mask_logit, tmap.expand(a.shape[0], 1, *size)]
-        d_flow, d_mask, residual, feat = level(torch.cat(parts, dim=1))
-        return flows + d_flow, mask_logit + d_mask, feat, residual
+    def forward(self, img0: Tensor, img1: Tensor, t: Tensor | float = 0.5, *, scale: float = 1.0) -> InterpolationOutput:
+        x0, x1, tmap, size = prepare_inputs(img0, img1, t, self.pad_multiple(scale))
+        with torch.set_grad_enabled(self.train_flow and torch.is_grad_enabled()):
+            flows, mask_logit = self.flow.estimate(x0, x1, tmap, scale=scale)
+        warped0, warped1 = backward_warp(x0, flows[:, :2]), backward_warp(x1, flows[:, 2:])
+        state = torch.cat((x0, x1, warped0, warped1, flows, mask_logit, time_plane(tmap, x0)), dim=1)
 
-    def forward(self, img0: Tensor, img1: Tensor, t: Tensor | float = 0.5) -> InterpolationOutput:
-        """Returns frame (B, 3, H, W), flows (B, 4, H, W), mask (B, 1, H, W)."""
-        x0, x1, tmap, size = prepare_inputs(img0, img1, t, self.pad_multiple())
-        b = x0.shape[0]
-        feats = self.encoder(torch.cat((x0, x1), dim=0))  # both frames in one pass
-        (a1, b1), (a2, b2), (a3, b3) = (f.chunk(2, dim=0) for f in feats)
+        feats = self.context(torch.cat((x0, x1), dim=0))  # both frames in one pass
+        ctx = []
+        for f in feats:
+            f0, f1 = f.chunk(2, dim=0)
+            fl = resize_flow(flows, f.shape[-2:])
+            ctx.append((backward_warp(f0, fl[:, :2]), backward_warp(f1, fl[:, 2:])))
+        a, c = ctx[-1]
         for layer in self.attention:
-            a3, b3 = layer(a3, b3), layer(b3, a3)
+            a, c = layer(a, c), layer(c, a)
+        ctx[-1] = (a, c)
+        out = self.decoder(state, [torch.cat(pair, dim=1) for pair in ctx])
 
-        h4, w4 = a3.shape[-2:]
-        d_flow, d_mask, _, feat = self.level3(self.down3(torch.cat((a3, b3, tmap.expand(b, 1, h4, w4)), dim=1)))
-        flows, mask_logit = resize_flow(d_flow, (h4, w4)), resize(d_mask, (h4, w4))
-        feat = self.squeeze3(feat)
-
-        flows, mask_logit, feat = self._refine(self.level2, (a2, b2), flows, mask_logit, feat, tmap)[:3]
-        flows, mask_logit, _, residual = self._refine(self.level1, (a1, b1), flows, mask_logit, feat, tmap,
-                                                       frames=(x0, x1))
-        merged, _, _, mask = fuse(x0, x1, flows, mask_logit)
-        frame = (merged + torch.tanh(residual)).clamp(0.0, 1.0)
+        mask_logit = mask_logit + out[:, :1]
+        mask = torch.sigmoid(mask_logit)
+        merged = mask * warped0 + (1.0 - mask) * warped1
+        frame = (merged + torch.tanh(out[:, 1:])).clamp(0.0, 1.0)
         return InterpolationOutput(crop_to(frame, size), crop_to(flows, size), crop_to(mask, size))
+

@@ -173,12 +173,7 @@ class FrameInterpolationNet(nn.Module):
         Returns frame (B, 3, H, W), flows (B, 4, H, W), mask (B, 1, H, W).
         """
         x0, x1, tmap, size = prepare_inputs(img0, img1, t, self.pad_multiple(scale))
-        h, w = x0.shape[-2], x0.shape[-1]
-        if self.encoder is None:
-            flows, mask_logit = self._plain_flows(x0, x1, tmap, scale)
-        else:
-            flows, mask_logit = self._rife_flows(x0, x1, tmap, scale)
-        flows, mask_logit = resize_flow(flows, (h, w)), resize(mask_logit, (h, w))
+        flows, mask_logit = self.estimate(x0, x1, tmap, scale=scale)
         merged, warped0, warped1, mask = fuse(x0, x1, flows, mask_logit)
         frame = merged
         if self.refine is not None:
@@ -186,6 +181,16 @@ class FrameInterpolationNet(nn.Module):
             frame = frame + self.refine(state)
         frame = frame.clamp(0.0, 1.0)
         return InterpolationOutput(crop_to(frame, size), crop_to(flows, size), crop_to(mask, size))
+
+    def estimate(self, x0: Tensor, x1: Tensor, tmap: Tensor, *, scale: float = 1.0) -> tuple[Tensor, Tensor]:
+        """The coarse-to-fine flow estimate on padded inputs (x0, x1 (B, 3, H, W), H and W multiples of
+        ``pad_multiple(scale)``; tmap (B, 1, 1, 1)): flows (B, 4, H, W) in pixels and the mask logit (B, 1, H, W)."""
+        h, w = x0.shape[-2], x0.shape[-1]
+        if self.encoder is None:
+            flows, mask_logit = self._plain_flows(x0, x1, tmap, scale)
+        else:
+            flows, mask_logit = self._rife_flows(x0, x1, tmap, scale)
+        return resize_flow(flows, (h, w)), resize(mask_logit, (h, w))
 
     def _plain_flows(self, x0: Tensor, x1: Tensor, tmap: Tensor, scale: float) -> tuple[Tensor, Tensor]:
         # flows and mask start at zero at the coarsest scale and are refined (and upsampled) block by block
