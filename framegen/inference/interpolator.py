@@ -79,28 +79,17 @@ class Interpolator:
 
     @classmethod
     def from_checkpoint(cls, ckpt: str | None = None, **kwargs) -> Interpolator:
-        """Load a checkpoint (``best_model.pth``, ``.ckpt``, a named model such as ``rife425``; None = the shipped
+        """Load a checkpoint (``best_model.pth``, ``.ckpt``, a catalogue name such as ``rife``; None = the shipped
         default model)."""
-        from framegen.checkpoints import load_net, resolve_checkpoint
-
-        net, _ = load_net(resolve_checkpoint(ckpt))
-        return cls(net, **kwargs)
+        return cls.for_method("model", ckpt, **kwargs)
 
     @classmethod
     def for_method(cls, method: str = "model", ckpt: str | None = None, **kwargs) -> Interpolator:
-        """The video tool's choice: ``model`` (``ckpt``, default the shipped model), ``rife`` (RIFE 4.25's published
-        weights in framegen's implementation) or ``dis`` (OpenCV DIS optical flow, no learning)."""
-        if method == "model":
-            return cls.from_checkpoint(ckpt, **kwargs)
-        if ckpt is not None:
-            raise ValueError(f"ckpt= goes with method=model, not method={method}")
-        if method == "rife":
-            return cls.from_checkpoint("rife425", **kwargs)
-        if method == "dis":
-            from framegen.models import build_net
+        """The interpolator of a catalogue name (``default``, ``advanced``, ``rife``, ``dis``, ``average``,
+        ``repeat``: ``framegen models`` lists them), or ``model`` with ``ckpt`` (None: the shipped default)."""
+        from framegen.catalogue import get_model
 
-            return cls(build_net("dis"), **kwargs)
-        raise ValueError(f"unknown method {method!r}: use model, rife or dis")
+        return cls(get_model(method, ckpt), **kwargs)
 
     def identity(self) -> str:
         """A digest of the net's weights and the settings that change its frames (for resumable jobs)."""

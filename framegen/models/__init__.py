@@ -11,7 +11,7 @@ from typing import Any
 from torch import nn
 
 from framegen.models.advanced_net import AdvancedFrameInterpolationNet
-from framegen.models.classical import DISFlowNet
+from framegen.models.classical import AverageNet, DISFlowNet, RepeatNet
 from framegen.models.flow_net import FrameInterpolationNet
 from framegen.models.layers import InterpolationOutput, backward_warp
 from framegen.models.rife import RIFE425
@@ -22,6 +22,9 @@ _REGISTRY: dict[str, Callable[..., nn.Module]] = {
     "rife425": RIFE425,
     # classical optical flow, no weights (a baseline and the video tool's method=dis)
     "dis": DISFlowNet,
+    # no motion at all: baselines, and the video tool's method=average / method=repeat
+    "average": AverageNet,
+    "repeat": RepeatNet,
 }
 
 

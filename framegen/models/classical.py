@@ -53,3 +53,22 @@ class DISFlowNet(nn.Module):
         frame = ((1 - tt) * w0 + tt * w1).clamp(0, 1)
         mask = (1 - tt).expand(b, 1, *img0.shape[-2:])
         return InterpolationOutput(frame, torch.cat((ft0, ft1), 1), mask)
+
+
+class AverageNet(nn.Module):
+    """The time-weighted blend of the two frames, ``(1 - t) img0 + t img1`` (no motion): a baseline."""
+
+    def forward(self, img0: Tensor, img1: Tensor, t: Tensor | float = 0.5) -> InterpolationOutput:
+        check_pair(img0, img1)
+        tt = time_map(t, img0.shape[0], like=img0)
+        b, _, h, w = img0.shape
+        return InterpolationOutput((1 - tt) * img0 + tt * img1, img0.new_zeros(b, 4, h, w), (1 - tt).expand(b, 1, h, w))
+
+
+class RepeatNet(nn.Module):
+    """The first frame again (frame repetition, what a player does without interpolation): a baseline."""
+
+    def forward(self, img0: Tensor, img1: Tensor, t: Tensor | float = 0.5) -> InterpolationOutput:
+        check_pair(img0, img1)
+        b, _, h, w = img0.shape
+        return InterpolationOutput(img0.clone(), img0.new_zeros(b, 4, h, w), img0.new_ones(b, 1, h, w))
