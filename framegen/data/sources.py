@@ -202,9 +202,10 @@ class VideoSource:
         meta = self.metadata
         cache = self.cache()
         frame_dir = (lambda vid, v: str(cache.frame_dir(v["split"], v["label"], vid))) if meta["store_frames"] else None
-        clips = make_clips(meta["videos"], meta["splits"].get(split, []), k=self.k, frame_dir=frame_dir)
+        splits = self._usable_splits(meta, frame_dir)
+        clips = make_clips(meta["videos"], splits.get(split, []), k=self.k, frame_dir=frame_dir)
         if split == "val" and not clips and self.train_as_val:
-            clips = make_clips(meta["videos"], meta["splits"].get("train", []), k=self.k, frame_dir=frame_dir)
+            clips = make_clips(meta["videos"], splits.get("train", []), k=self.k, frame_dir=frame_dir)
             if clips:
                 log.warning("no validation videos (too few for the split): validating on the training clips' windows; "
                             "add footage, or a root/val folder, for a fair selection")
@@ -216,6 +217,24 @@ class VideoSource:
             image_format=meta.get("image_format", "jpg"), open_reader=self.open_reader,
             frame_size=self.frame_size, keep_aspect=self.keep_aspect, stride=self.stride, seed=self.split_seed,
         )
+
+
+    def _usable_splits(self, meta: dict, frame_dir) -> dict[str, list[str]]:
+        """The cache's splits, except when no training video survived them (a small folder whose usable video the
+        split put in val while the training one was then dropped as near-static or unreadable): with
+        ``train_as_val``, every usable video trains (and validation falls back to the training windows)."""
+        splits = meta["splits"]
+        if not self.train_as_val or make_clips(meta["videos"], splits.get("train", []), k=self.k, frame_dir=frame_dir):
+            return splits
+        others = sorted(vid for s in SPLITS if s != "train" for vid in splits.get(s, []))
+        if not make_clips(meta["videos"], others, k=self.k, frame_dir=frame_dir):
+            return splits
+        if not getattr(self, "_pooled_warned", False):
+            self._pooled_warned = True
+            log.warning("the split left no usable training video (%d dropped, see the cache's metadata.json): "
+                        "training on all %d usable video(s) %s instead, with no test set; add footage for a fair "
+                        "selection", len(meta.get("filtered", {})), len(others), others)
+        return {"train": others, "val": [], "test": []}
 
 
 class UCF101Source(VideoSource):
