@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import math
 import os
+import signal
 from pathlib import Path
 from typing import Any
 
 import lightning as L
 import torch
+from lightning.pytorch.callbacks import RichModelSummary, RichProgressBar
+from rich.progress import ProgressColumn, Task
+from rich.text import Text
 
 from framegen.checkpoints import export_net
 
@@ -58,33 +63,239 @@ class ExportBestModel(L.Callback):
         self.best = state_dict.get("best")
 
 
+# errors of a write that the user fixes outside framegen: a full disk or quota, a read-only or forbidden folder
+WRITE_ERRORS = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC), errno.EROFS, errno.EACCES, errno.EPERM)
+
+
+def write_reason(err: OSError) -> str:
+    """Why a write failed, in words: a full disk, a read-only or forbidden folder, or the system's reason."""
+    if err.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+        return "no space left on the device"
+    if err.errno == errno.EROFS:
+        return "the file system is read-only"
+    if err.errno in (errno.EACCES, errno.EPERM):
+        return "permission denied"
+    return err.strerror or str(err)
+
+
+def write_error(err: OSError, path: str | os.PathLike) -> str:
+    """One line for a failed write of ``path``."""
+    reason = write_reason(err)
+    return f"{reason} while writing {path}" if reason.startswith("no space") else f"cannot write {path}: {reason}"
 
 
 class LastCheckpoint(L.Callback):
     """Keeps ``last.ckpt`` fresh for resuming: every ``every_n_train_steps`` optimizer steps, at the end of every
-    training epoch and when fitting ends (however it ends but an exception), each time written to a temporary file
-    and renamed, so a kill during the write never leaves a broken ``last.ckpt``."""
+    training epoch and when fitting ends, each time written to a temporary file and renamed, so a kill during the
+    write never leaves a broken ``last.ckpt``.
+
+    A stop (Ctrl-C, SIGTERM) saves it too: a signal that arrives during a training step is held until the step ends,
+    then ``last.ckpt`` is saved at that step and the run stops with KeyboardInterrupt (a second signal stops at once);
+    one that arrives elsewhere (loading data, validating) stops at once and saves the last finished step. A failed
+    write (a full disk) removes the temporary file, keeps the previous ``last.ckpt`` and raises a one-line
+    :class:`~framegen.module.TrainingError`.
+    """
+
+    SIGNALS = ("SIGINT", "SIGTERM")
 
     def __init__(self, *, dirpath: str, filename: str = "last.ckpt", every_n_train_steps: int = 200) -> None:
         self.path = Path(dirpath) / filename
         self.every = max(0, int(every_n_train_steps))
         self._saved_at: int | None = None
+        self._in_step = False
+        self.stop_requested: str | None = None  # the name of the signal that asked the run to stop
+        self._previous: dict[int, Any] = {}
+
+    @property
+    def saved_at(self) -> int | None:
+        """The step of the last save of this session (None before the first)."""
+        return self._saved_at
 
     def _save(self, trainer: L.Trainer) -> None:
         if trainer.sanity_checking or trainer.fast_dev_run or self._saved_at == trainer.global_step:
             return
         tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
-        trainer.save_checkpoint(tmp)
-        if trainer.is_global_zero:
-            os.replace(tmp, self.path)
+        try:
+            trainer.save_checkpoint(tmp, weights_only=False)
+            if trainer.is_global_zero:
+                os.replace(tmp, self.path)
+        except OSError as err:
+            from framegen.module import TrainingError
+
+            tmp.unlink(missing_ok=True)
+            kept = " (the previous one is kept)" if self.path.is_file() else ""
+            raise TrainingError(f"{write_error(err, self.path)} at step {trainer.global_step}{kept}: free some "
+                                f"space (or fix the folder) and resume with ckpt_path=") from None
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
         self._saved_at = trainer.global_step
 
+    # ------------------------------------------------------------------ stopping on a signal
+    def _on_signal(self, signum, frame) -> None:
+        name = signal.Signals(signum).name
+        if self._in_step and self.stop_requested is None:
+            self.stop_requested = name  # finish this step, save it, then stop
+            return
+        self.stop_requested = self.stop_requested or name
+        raise KeyboardInterrupt
+
+    def _install(self) -> None:
+        for name in self.SIGNALS:
+            signum = getattr(signal, name)
+            try:
+                self._previous[signum] = signal.signal(signum, self._on_signal)
+            except (ValueError, OSError):  # not the main thread
+                pass
+
+    def _restore(self) -> None:
+        for signum, handler in self._previous.items():
+            if signal.getsignal(signum) == self._on_signal and handler is not None:
+                signal.signal(signum, handler)
+        self._previous = {}
+
+    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.stop_requested, self._in_step = None, False
+        if not trainer.fast_dev_run:
+            self._install()
+
+    def _stop_if_asked(self) -> None:
+        if self.stop_requested:  # the step is saved and logged: stop before the next one (or a validation)
+            raise KeyboardInterrupt
+
+    def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch, batch_idx: int) -> None:
+        self._stop_if_asked()
+        self._in_step = True
+
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx: int) -> None:
-        if self.every and trainer.global_step % self.every == 0:
+        self._in_step = False
+        if self.stop_requested or (self.every and trainer.global_step % self.every == 0):
             self._save(trainer)
+
+    def on_validation_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.state.fn == "fit":
+            self._stop_if_asked()
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._save(trainer)
+        self._stop_if_asked()
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._save(trainer)
+        self._stop_if_asked()
+
+    def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
+        self._restore()
+        if not isinstance(exception, KeyboardInterrupt):
+            return
+        self.stop_requested = self.stop_requested or "SIGINT"
+        if self._in_step:  # a second signal inside a step: its weights may be half-updated; keep the last save
+            log.warning("stopped inside a training step: last.ckpt keeps step %s", self._saved_at)
+            return
+        try:
+            self._save(trainer)
+        except Exception as err:  # noqa: BLE001 - the stop goes on; the previous last.ckpt stays
+            log.error("%s", err)
+
+    def teardown(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        self._restore()
+
+
+class StepProgressBar(RichProgressBar):
+    """Lightning's rich progress bar, but a run with ``trainer.max_steps`` set shows one bar over the whole run:
+    optimizer steps done of the run's total (``max_steps``, or fewer when ``max_epochs`` ends it first), the time
+    left for the run (not the epoch) and steps per second. Without ``max_steps`` it is Lightning's per-epoch bar."""
+
+    def _steps_total(self) -> int | None:
+        trainer = self.trainer
+        if trainer.max_steps is None or trainer.max_steps < 1 or trainer.fast_dev_run:
+            return None
+        try:
+            total = trainer.estimated_stepping_batches
+        except Exception:  # noqa: BLE001 - no train loader yet: max_steps alone
+            total = trainer.max_steps
+        return int(min(trainer.max_steps, total)) if math.isfinite(total) else int(trainer.max_steps)
+
+    def _get_train_description(self, current_epoch: int) -> str:
+        total = self._steps_total()
+        if total is None:
+            return super()._get_train_description(current_epoch)
+        return f"Steps (epoch {current_epoch})"
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        total = self._steps_total()
+        if total is None or self.is_disabled:
+            return super().on_train_epoch_start(trainer, pl_module)
+        if self.progress is None:
+            return None
+        description = self._get_train_description(trainer.current_epoch)
+        if self.train_progress_bar_id is None:  # one task for the whole run, started where a resumed run stands
+            self.train_progress_bar_id = self.progress.add_task(description, total=total,
+                                                                completed=trainer.global_step)
+        else:
+            self.progress.update(self.train_progress_bar_id, total=total, description=description, visible=True)
+        self.refresh()
+        return None
+
+    def _initialize_train_progress_bar_id(self) -> None:
+        total = self._steps_total()
+        if total is None:
+            return super()._initialize_train_progress_bar_id()
+        self.train_progress_bar_id = self.progress.add_task(
+            self._get_train_description(self.trainer.current_epoch), total=total, completed=self.trainer.global_step)
+        return None
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx: int) -> None:
+        if self._steps_total() is None:
+            return super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
+        if not self.is_disabled and self.train_progress_bar_id is None:
+            self._initialize_train_progress_bar_id()
+        self._update(self.train_progress_bar_id, trainer.global_step)
+        self._update_metrics(trainer, pl_module)
+        self.refresh()
+        return None
+
+    def configure_columns(self, trainer: L.Trainer) -> list:
+        columns = super().configure_columns(trainer)
+        return [*columns[:-1], _SpeedColumn(self, columns[-1])]
+
+
+class _SpeedColumn(ProgressColumn):
+    """Steps per second on the step-counting training bar; Lightning's it/s on the others."""
+
+    def __init__(self, bar: StepProgressBar, fallback: ProgressColumn) -> None:
+        super().__init__()
+        self.bar, self.fallback = bar, fallback
+
+    def render(self, task: Task):
+        if task.id == self.bar.train_progress_bar_id and self.bar._steps_total() is not None:
+            speed = task.speed
+            return Text(f"{speed if speed is not None else 0.0:.2f} steps/s", style=self.fallback.style)
+        return self.fallback.render(task)
+
+
+class ModelSummary(RichModelSummary):
+    """Lightning's model table (name, type, parameters) and parameter counts, without the train/eval module counts
+    (the frozen metric nets are in eval mode on purpose) and the FLOPs line (0 unless measured)."""
+
+    @staticmethod
+    def summarize(summary_data, total_parameters: int, trainable_parameters: int, model_size: float,
+                  *args, **kwargs) -> None:
+        from lightning.pytorch.utilities.model_summary import (
+            get_formatted_model_size,
+            get_human_readable_count,
+        )
+        from rich import get_console
+        from rich.table import Table
+
+        columns = dict(summary_data)
+        table = Table(header_style="bold magenta")
+        for name, justify in (("Name", "left"), ("Type", "left"), ("Params", "right")):
+            table.add_column(name, justify=justify)
+        for row in zip(*(columns[name] for name in ("Name", "Type", "Params"))):
+            table.add_row(*row)
+        console = get_console()
+        console.print(table)
+        console.print(f"params: {get_human_readable_count(int(trainable_parameters))} trainable, "
+                      f"{get_human_readable_count(int(total_parameters))} in all "
+                      f"({get_formatted_model_size(model_size)} MB)")
