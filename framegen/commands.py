@@ -191,8 +191,9 @@ def _train(cfg: DictConfig) -> float | None:
         return optimized_metric(cfg, train(cfg))
     except (TrainingError, DataError, CacheError, CheckpointError, MediaError, FileNotFoundError) as err:
         fail(err, code=1)
-    except KeyboardInterrupt:
-        print("interrupted: resume with ckpt_path=<run folder>/checkpoints/last.ckpt", file=sys.stderr)
+    except KeyboardInterrupt as err:  # train() saved last.ckpt and printed the resume command, when it could
+        print(f"interrupted: {err}" if str(err) else "interrupted: resume with "
+              "ckpt_path=<run folder>/checkpoints/last.ckpt", file=sys.stderr)
         sys.exit(130)
     return None
 

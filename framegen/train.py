@@ -10,6 +10,11 @@ from __future__ import annotations
 
 import logging
 import os
+import shlex
+import shutil
+import sys
+import tempfile
+import warnings
 from pathlib import Path
 
 import lightning as L
@@ -32,7 +37,7 @@ def _instantiate_group(group: DictConfig | None) -> list:
     if not group:
         return []
     out = []
-    for name, conf in group.items():
+    for conf in group.values():
         if isinstance(conf, DictConfig) and "_target_" in conf:
             if conf._target_.endswith("WandbLogger") and not conf.get("offline") and not _wandb_credentials():
                 log.info("no wandb API key found: the wandb logger runs offline (sync later with `wandb sync`)")
@@ -51,9 +56,98 @@ def _wandb_credentials() -> bool:
 def _check_accelerator(cfg: DictConfig) -> None:
     acc = str(cfg.trainer.get("accelerator", "auto"))
     if acc in ("gpu", "cuda") and not torch.cuda.is_available():
-        build = "a CPU-only build" if torch.version.cuda is None else f"built for CUDA {torch.version.cuda}"
-        raise TrainingError(f"this trainer preset needs a CUDA GPU, but none was found (torch {torch.__version__} is "
-                            f"{build}); use trainer=cpu, or install a CUDA build of torch on a machine with a GPU")
+        if torch.version.cuda is None:
+            raise TrainingError(f"this trainer preset needs a CUDA GPU, but torch {torch.__version__} is a CPU-only "
+                                f"build: use trainer=cpu, or install a CUDA build of torch on a machine with a GPU")
+        raise TrainingError(f"this trainer preset needs a CUDA GPU, but no CUDA device is visible to torch "
+                            f"{torch.__version__} (a CUDA {torch.version.cuda} build): check the driver and "
+                            f"CUDA_VISIBLE_DEVICES (nvidia-smi; python -c \"import torch; "
+                            f"print(torch.cuda.is_available())\" should print True), or use trainer=cpu")
+
+
+def _check_steps(cfg: DictConfig) -> None:
+    """A run that would train nothing (max_steps=0, max_epochs=0) or a negative step count is refused."""
+    if not cfg.get("train", True) or cfg.trainer.get("fast_dev_run"):
+        return
+    steps, epochs = cfg.trainer.get("max_steps"), cfg.trainer.get("max_epochs")
+    if steps is not None and (int(steps) == 0 or int(steps) < -1):
+        raise TrainingError(f"trainer.max_steps={steps} trains nothing: give a number of steps >= 1 (or -1 to end by "
+                            f"trainer.max_epochs); to score weights without training: train=false validate=true "
+                            f"init_from=<weights>")
+    if (steps is None or int(steps) == -1) and epochs is not None and int(epochs) == 0:
+        raise TrainingError("trainer.max_epochs=0 trains nothing: give trainer.max_epochs >= 1 or trainer.max_steps")
+
+
+def _check_writable(folder: Path) -> None:
+    """The run folder exists and takes files, else one line (a read-only or forbidden folder)."""
+    from framegen.callbacks import write_reason
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".write-test-", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        raise TrainingError(f"cannot write the run folder {folder}: {write_reason(err)}; choose a writable "
+                            f"paths.output_dir=... (a resumed run: resume_in_place=false writes a new run folder)"
+                            ) from None
+
+
+def _hydra_run_folder() -> Path | None:
+    try:
+        from hydra.core.hydra_config import HydraConfig
+
+        return Path(HydraConfig.get().runtime.output_dir)
+    except Exception:  # noqa: BLE001 - not under @hydra.main (the Python API, tests)
+        return None
+
+
+def _discard_untouched_run_folder() -> None:
+    """Remove this invocation's Hydra run folder when it holds nothing but Hydra's config copy and log (a run that
+    failed before it wrote anything), so a refused run leaves no empty run folder behind."""
+    folder = _hydra_run_folder()
+    if folder is None or not folder.is_dir():
+        return
+    for entry in folder.iterdir():
+        if entry.name == ".hydra" and entry.is_dir() and all(f.suffix == ".yaml" for f in entry.iterdir()):
+            continue
+        if entry.is_file() and entry.suffix == ".log":
+            continue
+        return
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+# third-party lines a user cannot act on: Lightning's logger advertisement and bookkeeping notes, a torch
+# deprecation inside Lightning, the eval-mode metric nets (LPIPS is frozen on purpose)
+_QUIET_LOGS = ("💡 Tip:", "`weights_only` was not set", "Loading `train_dataloader` to estimate", "TPU available",
+               "HPU available", "Trainer already configured with model summary")
+_QUIET_WARNINGS = (r".*isinstance\(treespec, LeafSpec\)", r".*module\(s\) in eval mode at the start of training",
+                   r".*could not find the monitored key in the returned metrics",
+                   r"Checkpoint directory .* exists and is not empty")  # a resumed run continues its own folder
+
+
+class _DropNoise(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        msg = str(record.msg)
+        return not any(q in msg for q in _QUIET_LOGS)
+
+
+def _quiet_third_party() -> None:
+    """Each line once, without the noise: Lightning adds a console handler of its own to the ``lightning`` logger,
+    which prints every line a second time where the root logger already has one (Hydra's); and the lines and
+    warnings of ``_QUIET_*`` are dropped."""
+    top = logging.getLogger("lightning")
+    if logging.getLogger().handlers:
+        for handler in list(top.handlers):
+            if type(handler) is logging.StreamHandler:
+                top.removeHandler(handler)
+    for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero",
+                 "lightning.pytorch.trainer.connectors.checkpoint_connector", "lightning.pytorch.trainer.trainer"):
+        lg = logging.getLogger(name)
+        if not any(isinstance(f, _DropNoise) for f in lg.filters):
+            lg.addFilter(_DropNoise())
+    for pattern in _QUIET_WARNINGS:
+        warnings.filterwarnings("ignore", message=pattern)
 
 
 def _checkpoint_arch(path: Path) -> tuple[dict, int | None]:
@@ -104,14 +198,60 @@ def _prepare_paths(cfg: DictConfig) -> int | None:
 
 
 def train(cfg: DictConfig) -> dict[str, float]:
-    """Train (and optionally test) the model the config describes. Returns the logged metrics as floats."""
-    if cfg.get("seed") is not None:
-        L.seed_everything(cfg.seed, workers=True)
-    if cfg.get("float32_matmul_precision"):
-        torch.set_float32_matmul_precision(cfg.float32_matmul_precision)
-    _check_accelerator(cfg)
-    resume_step = _prepare_paths(cfg)
+    """Train (and optionally test) the model the config describes. Returns the logged metrics as floats.
 
+    A run stopped by Ctrl-C or SIGTERM saves ``last.ckpt``, prints the run summary with the command that resumes it,
+    and raises KeyboardInterrupt (its message says where it stopped)."""
+    _quiet_third_party()
+    try:
+        if cfg.get("seed") is not None:
+            L.seed_everything(cfg.seed, workers=True, verbose=False)
+        if cfg.get("float32_matmul_precision"):
+            torch.set_float32_matmul_precision(cfg.float32_matmul_precision)
+        _check_accelerator(cfg)
+        _check_steps(cfg)
+        resume_step = _prepare_paths(cfg)
+        _check_writable(Path(cfg.paths.output_dir))
+        datamodule, module, trainer = _build(cfg, resume_step)
+    except BaseException:
+        _discard_untouched_run_folder()
+        raise
+
+    metrics: dict[str, float] = {}
+    if cfg.get("train", True):
+        try:
+            trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"), weights_only=False)
+        except (KeyboardInterrupt, SystemExit) as err:
+            if isinstance(err, SystemExit) and not trainer.interrupted:
+                raise
+            _report_locations(cfg, trainer, stopped=True)
+            raise KeyboardInterrupt(_stopped_message(trainer)) from None
+        except OSError as err:  # a full disk or a folder gone read-only under Lightning's or a callback's write
+            from framegen.callbacks import WRITE_ERRORS, write_error
+
+            if err.errno not in WRITE_ERRORS:
+                raise
+
+            raise TrainingError(f"{write_error(err, err.filename or cfg.paths.output_dir)} at step "
+                                f"{trainer.global_step}: free some space (or fix the folder) and resume with "
+                                f"ckpt_path=") from None
+        _validate_at_end(trainer, module, datamodule)
+        metrics.update({k: float(v) for k, v in trainer.callback_metrics.items()})
+    if cfg.get("validate", False) and not cfg.get("train", True):
+        trainer.validate(module, datamodule=datamodule)
+        metrics.update({k: float(v) for k, v in trainer.callback_metrics.items()})
+    if cfg.get("test", False):
+        best = getattr(trainer.checkpoint_callback, "best_model_path", "") if cfg.get("train", True) else ""
+        if not best:
+            log.info("testing the current weights (no best checkpoint)")
+        trainer.test(module, datamodule=datamodule, ckpt_path=best or None, weights_only=False)
+        metrics.update({k: float(v) for k, v in trainer.callback_metrics.items()})
+    _report_locations(cfg, trainer)
+    return metrics
+
+
+def _build(cfg: DictConfig, resume_step: int | None):
+    """The data module, the training module, the trainer and its loggers of a run."""
     datamodule: L.LightningDataModule = instantiate(cfg.data)
     loss = OmegaConf.to_container(cfg.loss, resolve=True) if cfg.get("loss") else None
     module: L.LightningModule = instantiate(cfg.model, loss=loss)
@@ -137,23 +277,27 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
     for lg in loggers:
         lg.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
+    return datamodule, module, trainer
 
-    metrics: dict[str, float] = {}
-    if cfg.get("train", True):
-        trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
-        _validate_at_end(trainer, module, datamodule)
-        metrics.update({k: float(v) for k, v in trainer.callback_metrics.items()})
-    if cfg.get("validate", False) and not cfg.get("train", True):
-        trainer.validate(module, datamodule=datamodule)
-        metrics.update({k: float(v) for k, v in trainer.callback_metrics.items()})
-    if cfg.get("test", False):
-        best = getattr(trainer.checkpoint_callback, "best_model_path", "") if cfg.get("train", True) else ""
-        if not best:
-            log.info("testing the current weights (no best checkpoint)")
-        trainer.test(module, datamodule=datamodule, ckpt_path=best or None)
-        metrics.update({k: float(v) for k, v in trainer.callback_metrics.items()})
-    _report_locations(cfg, trainer)
-    return metrics
+
+def _last_saved(trainer: L.Trainer) -> tuple[Path, int | None] | None:
+    """(last.ckpt, the step it holds) when the run's LastCheckpoint file exists, else None."""
+    from framegen.callbacks import LastCheckpoint
+
+    cb = next((c for c in trainer.callbacks if isinstance(c, LastCheckpoint)), None)
+    if cb is None or not cb.path.is_file():
+        return None
+    step = cb.saved_at
+    if step is None:  # saved by an earlier session of a resumed run
+        step = torch.load(cb.path, map_location="cpu", weights_only=False, mmap=True).get("global_step")
+    return cb.path, step
+
+
+def _stopped_message(trainer: L.Trainer) -> str:
+    saved = _last_saved(trainer)
+    if saved:
+        return f"stopped at step {saved[1]}; last.ckpt is saved: resume with the command above"
+    return f"stopped at step {trainer.global_step}; no last.ckpt was saved (checkpointing is off)"
 
 
 def _init_from(module: L.LightningModule, path: Path) -> None:
@@ -223,19 +367,63 @@ def _validate_at_end(trainer: L.Trainer, module: L.LightningModule, datamodule) 
     last = getattr(module, "last_validated_step", None)
     if last == trainer.global_step:
         return
-    log.info("validating the final weights (step %d; the last validation was at %s)", trainer.global_step, last)
+    log.info("validating the final weights at step %d (%s)", trainer.global_step,
+             "no validation ran yet" if last is None else f"the last validation was at step {last}")
     trainer.validate(module, datamodule=datamodule, verbose=False)
 
 
-def _report_locations(cfg: DictConfig, trainer: L.Trainer) -> None:
+def _resume_command(ckpt: Path) -> str:
+    """The command line that resumes this run from ``ckpt``: this run's options, with ``ckpt_path=`` set."""
+    try:
+        from hydra.core.hydra_config import HydraConfig
+
+        overrides = list(HydraConfig.get().overrides.task)
+    except Exception:  # noqa: BLE001 - not under Hydra (the Python API)
+        overrides = []
+    keep = [o for o in overrides if not o.lstrip("+~").startswith(("ckpt_path=", "hydra.", "paths.output_dir="))]
+    tool = "framegen train" if Path(sys.argv[0]).name.startswith("framegen") else "python scripts/train.py"
+    return " ".join([tool, *map(shlex.quote, keep), shlex.quote(f"ckpt_path={ckpt}")])
+
+
+def _logger_line(lg) -> str | None:
+    from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger, WandbLogger
+
+    if isinstance(lg, CSVLogger):
+        return f"  metrics: {Path(lg.log_dir) / 'metrics.csv'}"
+    if isinstance(lg, TensorBoardLogger):
+        return f"  tensorboard: {lg.log_dir} (tensorboard --logdir {lg.root_dir})"
+    if isinstance(lg, WandbLogger):
+        return f"  wandb: {lg.save_dir}"
+    where = getattr(lg, "log_dir", None) or getattr(lg, "save_dir", None)
+    return f"  {type(lg).__name__.removesuffix('Logger').lower()} log: {where}" if where else None
+
+
+def _report_locations(cfg: DictConfig, trainer: L.Trainer, *, stopped: bool = False) -> None:
+    """The run summary: its folder, last.ckpt (with the command that resumes a stopped run), the best model, logs."""
+    from framegen.callbacks import LastCheckpoint
+
     out = Path(cfg.paths.output_dir)
-    ckpts = out / "checkpoints"
-    best = ckpts / "best_model.pth"
-    lines = [f"run folder: {out}", f"  checkpoints: {ckpts} (last.ckpt resumes with ckpt_path=)"]
-    lines.append(f"  best model: {best}" if best.is_file() else "  best model: none (no validation finished)")
+    best = out / "checkpoints" / "best_model.pth"
+    lines = [f"run folder: {out}"]
+    last = next((c.path for c in trainer.callbacks if isinstance(c, LastCheckpoint)), None)
+    if trainer.fast_dev_run:
+        lines.append("  checkpoints: none, checkpointing is off (fast_dev_run)")
+    elif last is None:
+        lines.append("  last.ckpt: none (callbacks.last_checkpoint is off)")
+    elif last.is_file() and stopped:
+        lines.append(f"  last.ckpt: {last} (step {_last_saved(trainer)[1]})")
+        lines.append(f"  resume: {_resume_command(last)}")
+    elif last.is_file():
+        lines.append(f"  last.ckpt: {last} (to train on: ckpt_path= and a larger trainer.max_steps or max_epochs)")
+    else:
+        lines.append("  last.ckpt: none (no training step was saved)")
+    if not trainer.fast_dev_run:
+        lines.append(f"  best model: {best}" if best.is_file() else "  best model: none (no validation finished)")
     for lg in trainer.loggers:
-        lines.append(f"  {type(lg).__name__}: {getattr(lg, 'log_dir', None) or getattr(lg, 'save_dir', '')}")
-    print("\n".join(lines))
+        line = _logger_line(lg)
+        if line:
+            lines.append(line)
+    print("\n".join(lines), flush=True)
 
 
 def optimized_metric(cfg: DictConfig, metrics: dict[str, float]) -> float | None:
