@@ -53,7 +53,7 @@ def minterpolate(clip: Path, out: Path, fps: Fraction, *, crf: int = 18, preset:
 
 
 def run_end_to_end(clip: str | Path, *, factor: int = 2, ckpt: str | None = None, methods=("framegen", "mci", "rife"),
-                   batch_size: int = 4) -> list[dict]:
+                   batch_size: int = 4, precision: str = "fp32") -> list[dict]:
     clip = Path(clip)
     info = probe_video(clip)
     out_fps = info.fps * factor
@@ -66,10 +66,12 @@ def run_end_to_end(clip: str | Path, *, factor: int = 2, ckpt: str | None = None
                 rows.append({"method": "ffmpeg minterpolate (mci, aobmc, bidir, scd=none)", **r,
                              "decode_share": None, "encode_share": None})
                 continue
-            interp = (Interpolator.from_checkpoint(ckpt, device="cpu", batch_size=batch_size) if name == "framegen"
-                      else RifeInterpolator())
+            interp = (Interpolator.from_checkpoint(ckpt, device="cpu", batch_size=batch_size, precision=precision)
+                      if name == "framegen" else RifeInterpolator())
             s = interpolate_file(clip, out, interp, Job(factor=factor, overwrite=True, progress=False))
-            rows.append({"method": "framegen (default model)" if name == "framegen" else "RIFE 4.25 in framegen's pipeline",
+            label = ("framegen (default model" + ("" if interp.precision == "fp32" else f", {interp.precision}") + ")"
+                     if name == "framegen" else "RIFE 4.25 in framegen's pipeline")
+            rows.append({"method": label,
                          "frames_out": s["frames_out"], "seconds": s["seconds"],
                          "decode_share": s["decode_seconds"] / s["seconds"],
                          "encode_share": s["encode_seconds"] / s["seconds"]})

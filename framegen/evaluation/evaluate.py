@@ -68,7 +68,7 @@ def evaluate(cfg: DictConfig) -> dict:
             log.warning("LPIPS column left empty: %s", err)
     methods = [(name + ("+tta" if name == "model" and cfg.get("tta") else ""),
                 build_method(name, ckpt=cfg.get("ckpt"), device=device, tta=bool(cfg.get("tta")),
-                             scale=cfg.get("scale", 1.0)))
+                             scale=cfg.get("scale", 1.0), precision=str(cfg.get("precision", "fp32"))))
                for name in _as_list(cfg.method)]
     summary: dict = {}
     rows = []

@@ -112,19 +112,21 @@ class NetMethod:
     """A framegen net (from a checkpoint) on the evaluation interface, through the inference Interpolator."""
 
     def __init__(self, net: torch.nn.Module, *, name: str = "model", device: str = "cpu", tta: bool = False,
-                 scale: float = 1.0) -> None:
+                 scale: float = 1.0, precision: str = "fp32") -> None:
         from framegen.inference.interpolator import Interpolator
 
-        self.interp, self.name = Interpolator(net, device=device, batch_size=1, tta=tta, scale=scale), name
+        self.interp = Interpolator(net, device=device, batch_size=1, tta=tta, scale=scale, precision=precision)
+        self.name = name
 
     def __call__(self, img0: np.ndarray, img1: np.ndarray, t: float = 0.5) -> torch.Tensor:
         return self.interp(to_tensor(img0), to_tensor(img1), t)
 
 
 def build_method(name: str, *, ckpt: str | None = None, device: str = "cpu", tta: bool = False,
-                 scale: float = 1.0):
+                 scale: float = 1.0, precision: str = "fp32"):
     """The method called ``name``: an evaluation reference (``mci``, ``rife_reference``) or any interpolator of the
-    catalogue (``model`` = ``ckpt`` or the shipped default; ``tta`` and the flow ``scale`` apply to learned nets)."""
+    catalogue (``model`` = ``ckpt`` or the shipped default; ``tta``, the flow ``scale`` and the ``precision`` apply to
+    learned nets)."""
     if name == "mci":
         return Minterpolate()
     if name == "rife_reference":
@@ -134,4 +136,4 @@ def build_method(name: str, *, ckpt: str | None = None, device: str = "cpu", tta
     learned = name not in ("dis", "average", "repeat")
     net = get_model(name, ckpt)
     return NetMethod(net, name=name, device=device if learned else "cpu", tta=tta and learned,
-                     scale=scale if learned else 1.0)
+                     scale=scale if learned else 1.0, precision=precision if learned else "fp32")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import platform
@@ -20,7 +21,9 @@ from framegen.evaluation.speed import (
     summarize,
     time_interleaved,
 )
+from framegen.inference.interpolator import PRECISIONS
 from framegen.models import build_net
+from framegen.models.layers import place_precision
 
 
 class _RifeAsNet(nn.Module):
@@ -87,12 +90,15 @@ def run_speed_benchmark(cfg: DictConfig) -> str:
     gpu = str(cfg.device).startswith("cuda")
     channels_last = bool(cfg.get("channels_last", True)) and not gpu
     variants: list[tuple[str, nn.Module | None, torch.dtype]] = []
+    precisions = [str(p) for p in cfg.get("precisions", ["fp32"])]
     for name, net in _nets(cfg):
-        variants.append((name, net, torch.float32))
-        if gpu and not name.startswith("dis"):  # GPU rows: bf16 autocast, and bf16 + torch.compile (framegen nets)
-            variants.append((f"{name} (bf16)", net, torch.bfloat16))
-            if not name.startswith("rife"):
-                variants.append((f"{name} (bf16, compile)", torch.compile(net.to(cfg.device).eval()), torch.bfloat16))
+        learned = not name.startswith(("dis", "rife 4.25")) and any(True for _ in net.parameters())
+        for precision in precisions if learned else ["fp32"]:  # placed precision: convs in bf16, flows/warps fp32
+            model = net if precision == "fp32" else place_precision(copy.deepcopy(net), PRECISIONS[precision])
+            variants.append((name if precision == "fp32" else f"{name} ({precision})", model, torch.float32))
+        if gpu and learned:  # GPU rows: bf16 + torch.compile
+            model = place_precision(copy.deepcopy(net), torch.bfloat16).to(cfg.device).eval()
+            variants.append((f"{name} (bf16, compile)", torch.compile(model), torch.float32))
     rows: dict[tuple[str, int, int], SpeedResult] = {}
     for h, w in ((int(h), int(w)) for h, w in cfg.sizes):
         # framegen's nets run as its Interpolator runs them (channels-last on the CPU); the RIFE peer as published
@@ -112,7 +118,8 @@ def run_speed_benchmark(cfg: DictConfig) -> str:
     reference = "rife 4.25" if "rife_reference" in cfg.nets else None
     text = "\n".join([
         "# Speed per interpolated frame", "",
-        _header(cfg, f"Batch 1, fp32, one frame per call. At each size the methods are timed interleaved: "
+        _header(cfg, f"Batch 1, fp32 unless a row names its precision (bf16: the convolution blocks in bf16, flows, grids, "
+                     f"warping and blend in fp32), one frame per call. At each size the methods are timed interleaved: "
                      f"{cfg.warmup} warm-up calls each, then {cfg.repeats} rounds that call every method once in a "
                      "rotating order; the table gives each method's median and fastest call. "
                      + ("framegen's nets run in channels-last layout, as its Interpolator runs them on the CPU; the "
@@ -182,7 +189,8 @@ def run_benchmark(cfg: DictConfig) -> str:
     if not cfg.get("video"):
         raise ValueError("suite=e2e needs video=<clip>")
     info = probe_video(cfg.video)
-    rows = run_end_to_end(cfg.video, factor=int(cfg.factor), ckpt=cfg.get("ckpt"), methods=list(cfg.e2e_methods))
+    rows = run_end_to_end(cfg.video, factor=int(cfg.factor), ckpt=cfg.get("ckpt"), methods=list(cfg.e2e_methods),
+                          precision=str(cfg.get("precision", "fp32")))
     frames_in = info.frames or 0
     text = "\n".join(["# End-to-end video speed", "", _header(cfg, "Output frames per second over the whole run "
                        "(decoding, scheduling, inference, encoding); decode/encode share = time the pipeline's "
@@ -202,7 +210,8 @@ def _realtime(cfg: DictConfig) -> str:
     from framegen.inference.video_io import probe_video, read_frames
 
     info = probe_video(cfg.video)
-    rt = RealtimeInterpolator(Interpolator.from_checkpoint(cfg.get("ckpt"), device=cfg.device), factor=int(cfg.factor))
+    interp = Interpolator.from_checkpoint(cfg.get("ckpt"), device=cfg.device, precision=str(cfg.get("precision", "fp32")))
+    rt = RealtimeInterpolator(interp, factor=int(cfg.factor))
     for _, frame in read_frames(cfg.video):
         rt.process_frame(frame)
     lat = sorted(1000 * s for s in rt.latencies[1:])  # the first call only stores its frame

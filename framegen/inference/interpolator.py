@@ -2,18 +2,42 @@
 
 from __future__ import annotations
 
+import copy
 import inspect
 import logging
-from contextlib import nullcontext
+from pathlib import Path
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
-from framegen.models.layers import fuse, memory_format, resize, resize_flow
+from framegen.models.layers import fuse, memory_format, place_precision, resize, resize_flow
 
 log = logging.getLogger(__name__)
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+CHOICES = ("auto", *PRECISIONS)
+
+
+def cpu_has_bf16() -> bool:
+    """True when this CPU has native bf16 arithmetic (AMX tiles or AVX-512 BF16), where bf16 convolutions run several
+    times faster than fp32 ones; without them bf16 is emulated and slower."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "amx_bf16" in flags or "avx512_bf16" in flags
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """``auto`` -> bf16 on CUDA with bf16 support and on CPUs with AMX / AVX-512 BF16, else fp32 (one log line)."""
+    if precision != "auto":
+        return precision
+    if device.type == "cuda" and torch.cuda.is_bf16_supported():
+        return "bf16"
+    if device.type == "cpu" and cpu_has_bf16():
+        return "bf16"
+    log.info("precision=auto: fp32 (this %s has no native bf16 arithmetic)", device.type)
+    return "fp32"
 
 
 def pick_device(device: str = "auto") -> torch.device:
@@ -44,7 +68,10 @@ class Interpolator:
     Args:
         net: a net with the one interface ``net(img0, img1, t)``.
         device: 'auto' (cuda, then mps, then cpu), or a torch device string.
-        precision: 'fp32', 'bf16' (CPU and recent GPUs) or 'fp16' (CUDA only), as autocast.
+        precision: 'fp32'; 'bf16' or 'fp16' (CUDA only): the net's convolution blocks in that dtype, flows, sampling
+            grids, warping and the blend in fp32 (:func:`framegen.models.layers.place_precision`; the net is copied
+            first); 'auto': bf16 where the hardware computes it natively (AMX / AVX-512 BF16 CPUs, recent GPUs),
+            else fp32.
         scale: estimate motion at this fraction of the resolution (0.5 for 4K, as RIFE's --scale); nets with a
             native ``scale`` argument use it, others run at the lower resolution and their flows and mask are
             upsampled to warp the full-resolution frames.
@@ -60,9 +87,10 @@ class Interpolator:
     def __init__(self, net: nn.Module, *, device: str = "auto", precision: str = "fp32", scale: float = 1.0,
                  tile: int | None = None, tile_overlap: int = 64, batch_size: int = 4, compile: bool = False,
                  tta: bool = False, channels_last: bool | None = None) -> None:
-        if precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {sorted(PRECISIONS)}, got {precision!r}")
+        if precision not in CHOICES:
+            raise ValueError(f"precision must be one of {', '.join(CHOICES)}, got {precision!r}")
         self.device = pick_device(device)
+        precision = resolve_precision(precision, self.device)
         if precision == "fp16" and self.device.type != "cuda":
             raise ValueError(f"fp16 needs a CUDA device (this is {self.device.type}); use precision=bf16 or fp32")
         if scale <= 0 or scale > 1:
@@ -70,6 +98,8 @@ class Interpolator:
         if tile is not None and tile <= 2 * tile_overlap:
             raise ValueError(f"tile ({tile}) must be larger than twice tile_overlap ({tile_overlap})")
         self.memory_format = memory_format(self.device, channels_last)
+        if precision != "fp32":  # the caller's net keeps its fp32 weights
+            net = place_precision(copy.deepcopy(net), PRECISIONS[precision])
         self.net = net.to(self.device).eval().to(memory_format=self.memory_format)
         self.native_scale = "scale" in inspect.signature(net.forward).parameters
         self.run_net = torch.compile(self.net) if compile else self.net
@@ -101,11 +131,6 @@ class Interpolator:
             h.update(value.detach().float().cpu().numpy().tobytes())
         h.update(repr((self.precision, self.scale, self.tile, self.tile_overlap, self.tta)).encode())
         return h.hexdigest()
-
-    def _autocast(self):
-        if self.precision == "fp32":
-            return nullcontext()
-        return torch.autocast(device_type=self.device.type, dtype=PRECISIONS[self.precision])
 
     def _forward(self, x0: Tensor, x1: Tensor, t: Tensor) -> Tensor:
         x0, x1 = x0.contiguous(memory_format=self.memory_format), x1.contiguous(memory_format=self.memory_format)
@@ -155,10 +180,9 @@ class Interpolator:
             x1 = img1[s:s + self.batch_size].to(self.device, torch.float32)
             tt = t[s:s + self.batch_size].to(self.device)
             run = self._tiled if self.tile else self._forward
-            with self._autocast():
-                y = run(x0, x1, tt)
-                if self.tta:
-                    y = (y.float() + run(x0.flip(-1), x1.flip(-1), tt).float().flip(-1)) / 2
+            y = run(x0, x1, tt)
+            if self.tta:
+                y = (y.float() + run(x0.flip(-1), x1.flip(-1), tt).float().flip(-1)) / 2
             outs.append(y.float().clamp(0, 1).cpu())
         return torch.cat(outs)
 

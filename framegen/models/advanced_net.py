@@ -32,6 +32,7 @@ from framegen.models.layers import (
     InterpolationOutput,
     ResBlock,
     backward_warp,
+    compute_dtype,
     conv,
     crop_to,
     prepare_inputs,
@@ -49,7 +50,10 @@ _DECODER_IN = 18
 
 
 class ContextEncoder(nn.Module):
-    """(B, 3, H, W) -> features at 1/2 (c), 1/4 (2c) and 1/8 (4c); H, W multiples of 8."""
+    """(B, 3, H, W) -> features at 1/2 (c), 1/4 (2c) and 1/8 (4c); H, W multiples of 8. Computes in its weights'
+    dtype, returns float32."""
+
+    low_precision_safe = True
 
     def __init__(self, *, width: int, blocks: int) -> None:
         super().__init__()
@@ -59,9 +63,9 @@ class ContextEncoder(nn.Module):
         self.level3 = nn.Sequential(conv(c2, c3, stride=2), *[ResBlock(c3) for _ in range(blocks)])
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        f1 = self.level1(x)
+        f1 = self.level1(x.to(compute_dtype(self)))
         f2 = self.level2(f1)
-        return f1, f2, self.level3(f2)
+        return f1.float(), f2.float(), self.level3(f2).float()
 
 
 class WindowCrossAttention(nn.Module):
@@ -69,8 +73,10 @@ class WindowCrossAttention(nn.Module):
 
     a, b: (B, C, H, W) of equal shapes (any H, W: padded inside to multiples of ``window``). Returns (B, C, H, W) =
     a + attention + MLP. ``shift`` rolls both maps by half a window first (Swin-style), so the windows of successive
-    layers overlap.
+    layers overlap. Computes in its weights' dtype, returns float32.
     """
+
+    low_precision_safe = True
 
     def __init__(self, *, dim: int, heads: int, window: int, shift: bool, mlp_ratio: float = 2.0) -> None:
         super().__init__()
@@ -102,6 +108,7 @@ class WindowCrossAttention(nn.Module):
             raise ValueError(f"a and b must have equal shapes, got {tuple(a.shape)} and {tuple(b.shape)}")
         h, w = a.shape[-2:]
         s = self.window
+        a, b = a.to(compute_dtype(self)), b.to(compute_dtype(self))
         ph, pw = (-h) % s, (-w) % s
         if ph or pw:
             a, b = (F.pad(x, (0, pw, 0, ph), mode="replicate") for x in (a, b))
@@ -120,7 +127,7 @@ class WindowCrossAttention(nn.Module):
         out = self._unwindows(x, shape)
         if self.shift:
             out = torch.roll(out, (s // 2, s // 2), dims=(2, 3))
-        return out[..., :h, :w]
+        return out[..., :h, :w].float()
 
 
 class Decoder(nn.Module):
@@ -128,8 +135,11 @@ class Decoder(nn.Module):
 
     ``forward(state, ctx)``: state (B, 18, H, W); ctx the warped context of both frames at 1/2, 1/4, 1/8 (each
     (B, 2 x that level's encoder channels, ...)), the 1/8 one already mixed by attention. Returns (B, 4, H, W): a
-    mask-logit correction and an RGB residual (the output layer starts at zero).
+    mask-logit correction and an RGB residual (the output layer starts at zero). Computes in its weights' dtype,
+    returns float32.
     """
+
+    low_precision_safe = True
 
     def __init__(self, *, width: int, blocks: int) -> None:
         super().__init__()
@@ -149,14 +159,14 @@ class Decoder(nn.Module):
         nn.init.zeros_(self.out.bias)
 
     def forward(self, state: Tensor, ctx: Sequence[Tensor]) -> Tensor:
-        c1, c2, c3 = ctx
-        s1 = self.down1(state)
+        c1, c2, c3 = (c.to(compute_dtype(self)) for c in ctx)
+        s1 = self.down1(state.to(compute_dtype(self)))
         s2 = self.down2(torch.cat((s1, c1), dim=1))
         s3 = self.down3(torch.cat((s2, c2), dim=1))
         x = self.bottleneck(torch.cat((s3, c3), dim=1))
         x = self.fuse2(torch.cat((self.up3(x), s2), dim=1))
         x = self.fuse1(torch.cat((self.up2(x), s1), dim=1))
-        return self.out(self.up1(x))
+        return self.out(self.up1(x)).float()
 
 
 class AdvancedFrameInterpolationNet(nn.Module):

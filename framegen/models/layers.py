@@ -194,8 +194,29 @@ def _conv_lrelu(in_ch: int, out_ch: int, *, stride: int = 1) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(in_ch, out_ch, 3, stride, 1), nn.LeakyReLU(0.2))
 
 
+def place_precision(net: nn.Module, dtype: torch.dtype) -> nn.Module:
+    """Run the net's convolution blocks in ``dtype`` (bf16 uses the CPU's AMX / AVX-512 BF16 units), in place.
+
+    Only modules that declare ``low_precision_safe = True`` are converted: they cast their input to their weights'
+    dtype and hand float32 back, so flows, sampling grids, warping and the blend stay float32 (a bf16 grid moves a
+    sample by up to a pixel at 720p: autocast around the whole net costs 13+ dB). Returns ``net``.
+    """
+    for m in net.modules():
+        if getattr(m, "low_precision_safe", False):
+            m.to(dtype)
+    return net
+
+
+def compute_dtype(module: nn.Module) -> torch.dtype:
+    """The dtype a low-precision-safe block computes in: that of its weights."""
+    return next(module.parameters()).dtype
+
+
 class FeatureEncoder(nn.Module):
-    """(B, 3, H, W) -> (B, feature_channels, H, W): two 3x3 convs at 1/2, then a transposed conv back to full size."""
+    """(B, 3, H, W) -> (B, feature_channels, H, W): two 3x3 convs at 1/2, then a transposed conv back to full size.
+    Computes in its weights' dtype (:func:`place_precision`), returns float32."""
+
+    low_precision_safe = True
 
     def __init__(self, *, width: int = 16, feature_channels: int = 4) -> None:
         super().__init__()
@@ -206,10 +227,10 @@ class FeatureEncoder(nn.Module):
         self.act = nn.LeakyReLU(0.2)
 
     def forward(self, x: Tensor) -> Tensor:
-        x = self.act(self.conv0(x))
+        x = self.act(self.conv0(x.to(compute_dtype(self))))
         x = self.act(self.conv1(x))
         x = self.act(self.conv2(x))
-        return self.conv3(x)
+        return self.conv3(x).float()
 
 
 class ScaledResidual(nn.Module):
@@ -233,7 +254,11 @@ class IFBlock(nn.Module):
     ``forward`` is the published net's use: the state given at full resolution (H, W) is brought to H/scale first,
     ``flows`` (B, 4, H, W), when given, appended there in that scale's pixels, and the outputs brought back to
     (H, W): flows (B, 4, H, W) in full-resolution pixels, mask logit (B, 1, H, W), context (B, 8, H, W).
+
+    Computes in its weights' dtype (:func:`place_precision`) and returns float32.
     """
+
+    low_precision_safe = True
 
     def __init__(self, *, in_channels: int, width: int, num_layers: int = 8) -> None:
         super().__init__()
@@ -244,13 +269,13 @@ class IFBlock(nn.Module):
     def estimate(self, state: Tensor, *, context: bool = True) -> Tensor:
         """(B, in_channels, h, w) -> (B, 13, h, w); ``context=False`` computes only the flows and mask logit
         (B, 5, h, w), as the last block needs (the same values, the head's transposed conv on 20 of its 52 maps)."""
-        x = self.body(self.stem(state))
+        x = self.body(self.stem(state.to(compute_dtype(self))))
         if context:
-            return self.head(x)
+            return self.head(x).float()
         up = self.head[0]
         n = 4 * (IF_OUT_CHANNELS - CONTEXT_CHANNELS)
         x = F.conv_transpose2d(x, up.weight[:, :n], up.bias[:n], stride=up.stride, padding=up.padding)
-        return F.pixel_shuffle(x, 2)
+        return F.pixel_shuffle(x, 2).float()
 
     def forward(self, state: Tensor, flows: Tensor | None, *, scale: float) -> tuple[Tensor, Tensor, Tensor]:
         x = F.interpolate(state, scale_factor=1.0 / scale, mode="bilinear", align_corners=False)
