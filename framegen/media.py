@@ -7,6 +7,7 @@ Images are (H, W, 3) RGB arrays: uint8, or uint16 where 16-bit is asked for and 
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 from pathlib import Path
@@ -130,6 +131,44 @@ def change(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]) -
 def is_cut(diff: float, hist: float, *, cut_threshold: float, cut_hist: float) -> bool:
     """A scene cut: a large grey difference and a changed histogram (camera motion keeps the histogram)."""
     return diff > cut_threshold and hist > cut_hist
+
+
+# ------------------------------------------------------------------------------------------------- identity
+def file_digest(path: str | os.PathLike, *, chunk: int = 1 << 20) -> str:
+    """A hash of a file's size and its first and last ``chunk`` bytes (the whole file when it is small): tells a
+    replaced file from the original even when its size and modification time were kept."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        h.update(str(size).encode())
+        h.update(f.read(chunk))
+        if size > chunk:
+            f.seek(max(chunk, size - chunk))
+            h.update(f.read(chunk))
+    return h.hexdigest()
+
+
+def stream_layout(path: str | os.PathLike) -> list[dict]:
+    """Each stream of a media file as plain values (type, codec, size, rate, time base, start, duration, frames,
+    sample rate, channels); an empty list when the file cannot be opened."""
+    import av
+
+    try:
+        with av.open(str(path)) as c:
+            out = []
+            for s in c.streams:
+                cc = getattr(s, "codec_context", None)
+                entry = {"type": s.type, "codec": getattr(cc, "name", None), "time_base": str(s.time_base),
+                         "start": s.start_time, "duration": s.duration, "frames": s.frames}
+                if s.type == "video":
+                    entry.update(size=[cc.width, cc.height], pix_fmt=getattr(cc.format, "name", None),
+                                 rate=str(s.average_rate))
+                elif s.type == "audio":
+                    entry.update(rate=cc.sample_rate, channels=cc.channels)
+                out.append(entry)
+            return out
+    except (av.error.FFmpegError, OSError, ValueError, AttributeError):
+        return []
 
 
 def user_path(value: str | os.PathLike) -> Path:

@@ -94,7 +94,7 @@ def run(cfg: DictConfig) -> dict:
         return result
     if cfg.mode == "demo":
         result = run_demo_mode(src, dst, interpolator, demo_frames=cfg.demo.demo_frames,
-                               interpolation_factor=cfg.demo.interpolation_factor)
+                               interpolation_factor=cfg.demo.interpolation_factor, overwrite=job.overwrite)
         print(f"demo mode: {', '.join(result.values())}")
         return result
     if kind == "videos":

@@ -2,8 +2,10 @@
 
 Safety: the output appears only when complete (frames and segments go to a hidden work folder beside it first); the
 input is never the output and never inside it; an existing output is replaced only with ``overwrite``, and a folder
-only when it is framegen's own frame output. Long jobs resume: a rerun of an interrupted job continues after its
-last finished segment (``resume=False`` starts over).
+only when it is framegen's own frame output; a file that appears at the output path during the run is never replaced
+(the output is kept under another name). One job writes an output at a time (a lock in its work folder). Long jobs
+resume: a rerun of an interrupted job continues after its finished segments, each checked against the checksum
+written when it was closed, if the input's content is unchanged (``resume=False`` starts over).
 """
 
 from __future__ import annotations
@@ -24,8 +26,12 @@ from framegen.inference.sinks import (
     ANIMATION_SUFFIXES,
     AnimationSink,
     FrameFolderSink,
+    OutputLock,
     SegmentedVideoSink,
+    _read_json,
+    _write_json,
     is_framegen_frames,
+    path_identity,
     remove_stale_partials,
     work_dir,
 )
@@ -34,8 +40,10 @@ from framegen.media import (
     VIDEO_SUFFIXES,
     MediaError,
     classify_input,
+    file_digest,
     frame_files,
     read_image,
+    stream_layout,
     user_path,
     video_files,
 )
@@ -71,8 +79,9 @@ def output_kind(dst: Path) -> str:
     return "video" if suffix in VIDEO_SUFFIXES else "frames"
 
 
-def check_paths(src: Path, dst: Path, *, overwrite: bool) -> None:
-    """Refuse outputs that would touch the input or anything that is not framegen's earlier output."""
+def check_paths(src: Path, dst: Path, *, overwrite: bool) -> tuple | None:
+    """Refuse outputs that would touch the input or anything that is not framegen's earlier output. Returns the
+    identity (:func:`path_identity`) of the existing file that ``overwrite`` lets the output replace, else None."""
     if not src.exists():
         raise VideoError(f"input not found: {src}")
     s, d = src.resolve(), dst.resolve()
@@ -95,6 +104,7 @@ def check_paths(src: Path, dst: Path, *, overwrite: bool) -> None:
         if not overwrite:
             raise VideoError(f"output exists: {dst} (pass overwrite=true to replace it)")
     _ensure_parent(dst)
+    return path_identity(dst) if output_kind(dst) != "frames" and dst.is_file() else None
 
 
 def _ensure_parent(dst: Path) -> None:
@@ -121,10 +131,18 @@ def image_sequence(files: list[Path], fps: Fraction, *, keep_depth: bool) -> Ite
 
 
 def _fingerprint(src: Path, interpolator: Interpolator, job: Job, out_fps: Fraction, size: tuple[int, int]) -> dict:
+    """What a resumed job must share with the interrupted one: the input's content (a hash of its size, first and
+    last MiB and its stream layout; for numbered images each one's size, time and first and last 4 kB), the model
+    and every setting that changes the frames."""
     st = src.stat()
-    inputs = [(str(p.name), p.stat().st_size, p.stat().st_mtime_ns) for p in frame_files(src)] if src.is_dir() else []
+    if src.is_dir():
+        inputs = [(p.name, p.stat().st_size, p.stat().st_mtime_ns, file_digest(p, chunk=4096))
+                  for p in frame_files(src)]
+        content = None
+    else:
+        inputs, content = [], {"digest": file_digest(src), "streams": stream_layout(src)}
     return {"input": str(src.resolve()), "size": st.st_size, "mtime": st.st_mtime_ns, "frames": inputs,
-            "model": interpolator.identity(), "out_fps": str(out_fps), "slowmo": job.slowmo,
+            "content": content, "model": interpolator.identity(), "out_fps": str(out_fps), "slowmo": job.slowmo,
             "scenes": asdict(job.scenes), "encode": asdict(job.encode), "frame": list(size)}
 
 
@@ -133,7 +151,16 @@ def interpolate_file(src: str | os.PathLike, dst: str | os.PathLike, interpolato
     """Interpolate one video file or one folder of numbered images into a video, an animation (.gif/.webp) or a
     folder of PNG frames (any other name). ``source_kind`` ('video' or 'frames') skips classifying ``src`` again."""
     src, dst = user_path(src), user_path(dst)
-    check_paths(src, dst, overwrite=job.overwrite)
+    replaces = check_paths(src, dst, overwrite=job.overwrite)
+    lock = OutputLock.acquire(dst, job=f"input {src}")
+    try:
+        return _interpolate_file(src, dst, interpolator, job, source_kind=source_kind, replaces=replaces)
+    finally:
+        lock.release()
+
+
+def _interpolate_file(src: Path, dst: Path, interpolator: Interpolator, job: Job, *, source_kind: str | None,
+                      replaces: tuple | None) -> dict:
     remove_stale_partials(dst)
     kind = output_kind(dst)
     if source_kind is None:
@@ -175,12 +202,13 @@ def interpolate_file(src: str | os.PathLike, dst: str | os.PathLike, interpolato
         log.warning("%s has no sound: %s's audio is dropped", dst.suffix, src.name)
     fingerprint = _fingerprint(src, interpolator, job, out_fps, (h, w))
     sink = _make_sink(kind, dst, job, w=w, h=h, fps=write_fps, high=high, color=color, start=start,
-                      copy_from=copy_from, fingerprint=fingerprint)
+                      copy_from=copy_from, fingerprint=fingerprint, replaces=replaces)
     total = output_count(n, in_fps, out_fps) if n else None
     try:
         stats = run_pipeline(frames, sink, interpolator, out_fps=out_fps, frame_duration=1 / Fraction(in_fps),
                              scenes=job.scenes, total=total, progress=job.progress,
                              start_index=getattr(sink, "start_index", 0))
+        stats["resumed_at"] = getattr(sink, "reused", stats["resumed_at"])
         path = sink.commit()
     except BaseException as err:
         # an interrupted run keeps its finished segments for a rerun; a failed input or model does not
@@ -191,14 +219,14 @@ def interpolate_file(src: str | os.PathLike, dst: str | os.PathLike, interpolato
 
 
 def _make_sink(kind: str, dst: Path, job: Job, *, w: int, h: int, fps: Fraction, high: bool, color: dict,
-               start: Fraction, copy_from, fingerprint: dict):
+               start: Fraction, copy_from, fingerprint: dict, replaces: tuple | None = None):
     if kind == "animation":
-        return AnimationSink(dst, fps=fps)
+        return AnimationSink(dst, fps=fps, replaces=replaces)
     if kind == "frames":
         return FrameFolderSink(dst, fingerprint=fingerprint, resume=job.resume)
     return SegmentedVideoSink(dst, width=w, height=h, fps=fps, settings=job.encode, high=high, color=color,
                               start=start, copy_from=copy_from, fingerprint=fingerprint, resume=job.resume,
-                              segment_seconds=job.segment_seconds)
+                              segment_seconds=job.segment_seconds, replaces=replaces)
 
 
 def folder_output_name(video: Path) -> str:
@@ -207,8 +235,26 @@ def folder_output_name(video: Path) -> str:
     return video.name if video.suffix.lower() in WRITABLE_SUFFIXES else f"{video.name}.mp4"
 
 
+def folder_output_names(videos: list[Path]) -> dict[Path, str]:
+    """Each video's output name in a folder batch, all distinct: :func:`folder_output_name`, except that a name
+    another input's output takes (``clip.avi`` -> ``clip.avi.mp4`` beside an input ``clip.avi.mp4``) gets a number:
+    ``clip.avi-2.mp4``. Inputs with a writable suffix always keep their own names. The same inputs always get the
+    same names, so a rerun finds its outputs."""
+    names = {v: v.name for v in videos if v.suffix.lower() in WRITABLE_SUFFIXES}
+    taken = {n.casefold() for n in names.values()}
+    for video in videos:
+        if video in names:
+            continue
+        name, n = f"{video.name}.mp4", 2
+        while name.casefold() in taken:
+            name, n = f"{video.name}-{n}.mp4", n + 1
+        names[video] = name
+        taken.add(name.casefold())
+    return names
+
+
 def interpolate_folder(src: str | os.PathLike, dst: str | os.PathLike, interpolator: Interpolator, job: Job) -> dict:
-    """Every video in ``src`` -> ``dst/<its name>`` (see :func:`folder_output_name`); outputs already there are
+    """Every video in ``src`` -> ``dst/<its name>`` (see :func:`folder_output_names`); outputs already there are
     skipped (unless overwrite), and a bad file is reported while the others continue."""
     src, dst = user_path(src), user_path(dst)
     if src.resolve() == dst.resolve():
@@ -219,8 +265,9 @@ def interpolate_folder(src: str | os.PathLike, dst: str | os.PathLike, interpola
     if not videos:
         raise VideoError(f"no videos in {src}")
     done, skipped, failed = [], [], {}
+    names = folder_output_names(videos)
     for video in videos:
-        out = dst / folder_output_name(video)
+        out = dst / names[video]
         if out.exists() and not job.overwrite:
             skipped.append(str(out))
             continue
@@ -232,5 +279,51 @@ def interpolate_folder(src: str | os.PathLike, dst: str | os.PathLike, interpola
     return {"done": done, "skipped": skipped, "failed": failed}
 
 
-__all__ = ["EncodeSettings", "Job", "check_paths", "folder_output_name", "interpolate_file", "interpolate_folder",
-           "output_kind", "work_dir"]
+# ------------------------------------------------------------------------------------------------ test/demo outputs
+OUTPUTS_RECORD = ".framegen-outputs.json"
+
+
+def claim_outputs(folder: Path, names: list[str], *, overwrite: bool) -> dict[str, tuple | None]:
+    """Check, before any work, the files a mode writes into ``folder`` (names relative to it): each must be absent,
+    or, with ``overwrite``, a file framegen wrote there (recorded in ``folder``'s record when written and unchanged
+    since). Returns {name: the identity of the file it may replace, or None}."""
+    record = _read_json(folder / OUTPUTS_RECORD)
+    record = record if isinstance(record, dict) else {}
+    claimed = {}
+    for name in names:
+        path = folder / name
+        ident = path_identity(path)
+        if ident is None:
+            claimed[name] = None
+            continue
+        if not overwrite:
+            raise VideoError(f"output exists: {path} (pass overwrite=true to replace it)")
+        if not path.is_file() or record.get(name) != list(ident[1:]):
+            raise VideoError(f"refusing to replace {path}: framegen did not write it (choose an empty or new folder)")
+        claimed[name] = ident
+    return claimed
+
+
+def record_outputs(folder: Path, names: list[str], *, forget: list[str] = ()) -> None:
+    """Note in ``folder``'s record that framegen wrote ``names`` (as they are now), and drop ``forget``."""
+    record = _read_json(folder / OUTPUTS_RECORD)
+    record = record if isinstance(record, dict) else {}
+    for name in forget:
+        record.pop(name, None)
+    for name in names:
+        ident = path_identity(folder / name)
+        if ident is not None:
+            record[name] = list(ident[1:])
+    try:
+        _write_json(folder / OUTPUTS_RECORD, record)
+    except OSError as err:
+        raise VideoError(f"cannot write {folder / OUTPUTS_RECORD}: {err.strerror or err}") from None
+
+
+def recorded_outputs(folder: Path) -> dict[str, list]:
+    record = _read_json(folder / OUTPUTS_RECORD)
+    return record if isinstance(record, dict) else {}
+
+
+__all__ = ["EncodeSettings", "Job", "check_paths", "claim_outputs", "folder_output_name", "folder_output_names",
+           "interpolate_file", "interpolate_folder", "output_kind", "record_outputs", "work_dir"]

@@ -1,5 +1,11 @@
 """The original README's modes: ``test`` (original vs enhanced video, frame comparisons, optional montage) and
-``demo`` (animated GIF comparisons)."""
+``demo`` (animated GIF comparisons).
+
+Both write files of fixed names into a folder; nothing of the user's is replaced: every file is checked before any
+work (it must be absent, or with ``overwrite`` one that framegen wrote there and nobody changed since, as noted in the
+folder's ``.framegen-outputs.json``), and each is put in place only when complete, never over a file that appeared
+during the run.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from framegen.inference.files import Job, interpolate_file
+from framegen.inference.files import Job, claim_outputs, interpolate_file, record_outputs, recorded_outputs
 from framegen.inference.interpolator import Interpolator
-from framegen.inference.video_io import probe_video, read_frames, write_video
+from framegen.inference.sinks import partial_name, path_identity, place_output
+from framegen.inference.video_io import VideoError, probe_video, read_frames, write_error, write_video
 from framegen.viz import label, side_by_side, write_gif
 
 
@@ -24,34 +31,88 @@ def _first_frames(path: Path, n: int) -> list[np.ndarray]:
     return out
 
 
+def _out_folder(out_dir: Path) -> None:
+    if out_dir.exists() and not out_dir.is_dir():
+        raise VideoError(f"output {out_dir} is a file; this mode writes a folder")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise write_error(out_dir, err) from None
+
+
+def _place(write, out_dir: Path, name: str, claimed: dict) -> Path:
+    """``write(tmp)`` a file, then put it at ``out_dir/name`` (replacing only the file claimed) and record it."""
+    dst = out_dir / name
+    tmp = partial_name(dst)
+    try:
+        write(tmp)
+        place_output(tmp, dst, claimed.get(name))
+    except OSError as err:
+        raise write_error(dst, err) from None
+    finally:
+        tmp.unlink(missing_ok=True)
+    record_outputs(out_dir, [name])
+    return dst
+
+
 def run_test_mode(src: str | Path, out_dir: str | Path, interpolator: Interpolator, job: Job, *,
-              comparison_frames: int = 8, montage: bool = False) -> dict:
-    """``out_dir/original_video.mp4``, ``enhanced_video.mp4``, ``frame_comparison/*.png`` (and ``montage.mp4``)."""
+                  comparison_frames: int = 8, montage: bool = False) -> dict:
+    """``out_dir/original_video.mp4``, ``enhanced_video.mp4``, ``frame_comparison/*.png`` (and ``montage.mp4``).
+    Existing files are refused, or with ``job.overwrite`` replaced only when framegen wrote them."""
     src, out_dir = Path(src), Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    quiet = replace(job, progress=False, overwrite=True)
-    original = interpolate_file(src, out_dir / "original_video.mp4", interpolator, replace(quiet, factor=1, fps=None))
-    enhanced = interpolate_file(src, out_dir / "enhanced_video.mp4", interpolator, replace(job, overwrite=True))
+    _out_folder(out_dir)
+    pairs = [f"frame_comparison/pair_{i:04d}.png" for i in range(max(0, comparison_frames))]
+    names = ["original_video.mp4", "enhanced_video.mp4", *pairs, *(["montage.mp4"] if montage else [])]
+    claimed = claim_outputs(out_dir, names, overwrite=job.overwrite)
+
+    def video(name: str, j: Job) -> dict:
+        result = interpolate_file(src, out_dir / name, interpolator, replace(j, overwrite=claimed[name] is not None))
+        record_outputs(out_dir, [name])
+        return result
+
+    original = video("original_video.mp4", replace(job, progress=False, factor=1, fps=None))
+    enhanced = video("enhanced_video.mp4", job)
     k = max(2, int(job.factor or 2))
     comp = out_dir / "frame_comparison"
-    comp.mkdir(exist_ok=True)
+    try:
+        comp.mkdir(exist_ok=True)
+    except OSError as err:
+        raise write_error(comp, err) from None
     frames = _first_frames(src, comparison_frames + 1)
     import torch
 
     from framegen.viz import save_png
 
+    written = []
     for i in range(len(frames) - 1):
         times = [j / k for j in range(1, k)]
         mids = interpolator.between(frames[i], frames[i + 1], times=times)
         row = [label(frames[i], f"frame {i} (t=0)")] + [label(m, f"generated t={t:.2f}") for m, t in zip(mids, times)]
         row.append(label(frames[i + 1], f"frame {i + 1} (t=1)"))
-        save_png(torch.from_numpy(side_by_side(row)).permute(2, 0, 1).float() / 255, comp / f"pair_{i:04d}.png")
+        image = torch.from_numpy(side_by_side(row)).permute(2, 0, 1).float() / 255
+        _place(lambda tmp, image=image: save_png(image, tmp), out_dir, pairs[i], claimed)
+        written.append(pairs[i])
+    _forget_old_pairs(out_dir, written)
     result = {"original": original["output"], "enhanced": enhanced["output"], "frame_comparison": str(comp),
               "enhanced_stats": enhanced}
     if montage:
-        result["montage"] = str(_montage(out_dir / "original_video.mp4", out_dir / "enhanced_video.mp4",
-                                         out_dir / "montage.mp4", Fraction(enhanced["fps_out"]).limit_denominator(1001)))
+        fps = Fraction(enhanced["fps_out"]).limit_denominator(1001)
+        result["montage"] = str(_place(
+            lambda tmp: _montage(out_dir / "original_video.mp4", out_dir / "enhanced_video.mp4", tmp, fps),
+            out_dir, "montage.mp4", claimed))
     return result
+
+
+def _forget_old_pairs(out_dir: Path, written: list[str]) -> None:
+    """Remove comparison images an earlier run (with more of them) wrote and nobody changed since."""
+    old = [name for name, ident in recorded_outputs(out_dir).items()
+           if name.startswith("frame_comparison/pair_") and name not in written]
+    for name in old:
+        ident = path_identity(out_dir / name)
+        if ident is not None and list(ident[1:]) == recorded_outputs(out_dir).get(name):
+            (out_dir / name).unlink()
+    if old:
+        record_outputs(out_dir, [], forget=old)
 
 
 def _montage(original: Path, enhanced: Path, dst: Path, fps: Fraction) -> Path:
@@ -70,10 +131,13 @@ def _montage(original: Path, enhanced: Path, dst: Path, fps: Fraction) -> Path:
 
 
 def run_demo_mode(src: str | Path, out_dir: str | Path, interpolator: Interpolator, *, demo_frames: int = 12,
-              interpolation_factor: int = 4) -> dict:
-    """GIFs on the first ``demo_frames`` frames: the original, the interpolated, and both side by side."""
+                  interpolation_factor: int = 4, overwrite: bool = False) -> dict:
+    """GIFs on the first ``demo_frames`` frames: the original, the interpolated, and both side by side. Existing
+    files are refused, or with ``overwrite`` replaced only when framegen wrote them."""
     src, out_dir = Path(src), Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    _out_folder(out_dir)
+    paths = {"original": "original.gif", "interpolated": "interpolated.gif", "comparison": "comparison.gif"}
+    claimed = claim_outputs(out_dir, list(paths.values()), overwrite=overwrite)
     k = int(interpolation_factor)
     frames = _first_frames(src, demo_frames)
     if len(frames) < 2:
@@ -86,10 +150,11 @@ def run_demo_mode(src: str | Path, out_dir: str | Path, interpolator: Interpolat
         held.extend([frames[i]] * k)
     dense.append(frames[-1])
     held.append(frames[-1])
-    paths = {"original": out_dir / "original.gif", "interpolated": out_dir / "interpolated.gif",
-             "comparison": out_dir / "comparison.gif"}
-    write_gif(frames, paths["original"], fps=fps)
-    write_gif(dense, paths["interpolated"], fps=fps * k)
     both = [side_by_side([label(a, "original"), label(b, f"framegen {k}x")]) for a, b in zip(held, dense)]
-    write_gif(both, paths["comparison"], fps=fps * k, max_width=1280)
-    return {k_: str(v) for k_, v in paths.items()}
+    gifs = {"original": (frames, fps, 640), "interpolated": (dense, fps * k, 640), "comparison": (both, fps * k, 1280)}
+    out = {}
+    for key, (imgs, rate, width) in gifs.items():
+        out[key] = str(_place(lambda tmp, imgs=imgs, rate=rate, width=width: write_gif(imgs, tmp, fps=rate,
+                                                                                        max_width=width),
+                              out_dir, paths[key], claimed))
+    return out

@@ -88,6 +88,8 @@ class _Harness:
                       "duplicates_removed": 0, "resumed_at": start_index}
         boundary = getattr(sink, "boundary", None)
         self.boundary: Callable[[int], bool] = boundary if callable(boundary) else (lambda index: False)
+        done = getattr(sink, "done", None)
+        self.done: Callable[[int], bool] = done if callable(done) else (lambda index: False)
 
     # ---------------------------------------------------------------- threads
     def _put(self, q: queue.Queue, item, consumer: _Worker | None = None) -> None:
@@ -139,9 +141,13 @@ class _Harness:
         return item
 
     # --------------------------------------------------------------- slots
+    def wanted(self, index: int) -> bool:
+        return index >= self.start_index and not self.done(index)
+
     def add(self, slot: Slot, f0: np.ndarray, f1: np.ndarray, x0, x1) -> None:
-        """Queue one output slot (slots before ``start_index`` were written by an earlier run: skipped)."""
-        if slot.index < self.start_index:
+        """Queue one output slot (slots before ``start_index``, and those the sink holds already, were written by an
+        earlier run: skipped)."""
+        if not self.wanted(slot.index):
             return
         if self.boundary(slot.index):
             self.flush()
@@ -199,7 +205,7 @@ class _Harness:
                 self.stats["duplicates"] += int(kind == DUPLICATE)
                 slots = schedule.pair(p0, p1, kind)
                 x1 = None
-                if any(s.kind == INTERPOLATE and s.index >= self.start_index for s in slots):
+                if any(s.kind == INTERPOLATE and self.wanted(s.index) for s in slots):
                     x0 = x0 if x0 is not None else to_tensor(f0)
                     x1 = to_tensor(f1)
                 for slot in slots:
@@ -220,13 +226,13 @@ class _Harness:
 
 
 def run_pipeline(frames: Iterator[tuple[Fraction, np.ndarray]], sink, interpolator: Interpolator, *,
-                 out_fps: Fraction, frame_duration: Fraction, scenes: SceneSettings = SceneSettings(),
+                 out_fps: Fraction, frame_duration: Fraction, scenes: SceneSettings | None = None,
                  total: int | None = None, progress: bool = True, queue_size: int = 16, start_index: int = 0) -> dict:
     """Interpolate a stream of (time, RGB frame) into ``sink`` at ``out_fps``.
 
     ``sink.write(frame)`` receives the output frames in order from ``start_index`` (earlier ones were written by an
-    interrupted run and are neither computed nor written); a sink with ``boundary(index) -> bool`` gets every
-    inference batch cut at its segment starts, so a resumed run computes exactly the same frames. Returns counts and
+    interrupted run and are neither computed nor written, nor are those for which a sink's ``done(index)`` is
+    true); a sink with ``boundary(index) -> bool`` gets every inference batch cut at its segment starts, so a resumed run computes exactly the same frames. Returns counts and
     timings; exceptions from any stage are raised here (the caller aborts the sink).
     """
     bar = None
@@ -236,7 +242,7 @@ def run_pipeline(frames: Iterator[tuple[Fraction, np.ndarray]], sink, interpolat
         bar = tqdm(total=total, initial=min(start_index, total or start_index), unit="frame", desc="interpolating",
                    dynamic_ncols=True)
     wall = time.perf_counter()
-    harness = _Harness(frames, sink, interpolator, scenes=scenes, queue_size=queue_size, start_index=start_index,
+    harness = _Harness(frames, sink, interpolator, scenes=scenes or SceneSettings(), queue_size=queue_size, start_index=start_index,
                        progress_bar=bar)
     try:
         stats = harness.run(out_fps, frame_duration)
