@@ -35,7 +35,8 @@ from framegen.inference.sinks import (
     remove_stale_partials,
     work_dir,
 )
-from framegen.inference.video_io import EncodeSettings, VideoError, probe_video, read_frames, write_error
+from framegen.inference.video_io import (EncodeSettings, VideoError, probe_video, read_frames, warn_not_carried,
+                                          write_error)
 from framegen.media import (
     VIDEO_SUFFIXES,
     MediaError,
@@ -182,6 +183,7 @@ def _interpolate_file(src: Path, dst: Path, interpolator: Interpolator, job: Job
         info = probe_video(src)
         if info.has_alpha:
             log.warning("%s has an alpha channel; it is dropped", src.name)
+        warn_not_carried(src, info, output=kind, slowmo=job.slowmo)  # rotation, chapters, timecode, cover art...
         in_fps, h, w, n, start, color = info.fps, info.height, info.width, info.frames, info.start, info.color
         high = info.bit_depth > 8 and job.encode.high_bit == "keep" and kind != "animation"
         if info.bit_depth > 8 and not high:
