@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import math
+from fractions import Fraction
 from pathlib import Path
 
 from omegaconf import DictConfig
@@ -16,12 +18,102 @@ from framegen.inference.files import (
 )
 from framegen.inference.interpolator import Interpolator
 from framegen.inference.modes import run_demo_mode, run_test_mode
-from framegen.inference.schedule import SceneSettings, parse_factor
+from framegen.inference.schedule import SceneSettings, parse_factor, parse_rate
 from framegen.inference.sinks import work_dir
-from framegen.inference.video_io import VideoError
+from framegen.inference.video_io import VideoError, probe_video
 from framegen.media import MediaError, classify_input, user_path
 
 log = logging.getLogger(__name__)
+
+# output rates (fps) a run makes without allow_any_rate=true, and factors likewise
+RATE_RANGE = (Fraction(1), Fraction(1000))
+FACTOR_RANGE = (Fraction(1, 16), Fraction(64))
+_ASK = "pass allow_any_rate=true to make it anyway"
+
+
+def _get(cfg: DictConfig, key: str):
+    node = cfg
+    for part in key.split("."):
+        node = node.get(part) if node is not None else None
+    return node
+
+
+def _is_int(v) -> bool:
+    return (isinstance(v, int) and not isinstance(v, bool)) or (isinstance(v, float) and v.is_integer())
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+
+
+# option -> (accepts the value?, what to give instead); a missing option (an older config) is not checked
+_OPTIONS = {
+    "segment_seconds": (lambda v: _is_number(v) and v > 0, "a number of seconds > 0, e.g. 10"),
+    "scale": (lambda v: _is_number(v) and 0 < v <= 1, "a fraction in (0, 1], e.g. 0.5 for 4K"),
+    "tile": (lambda v: v is None or (_is_int(v) and v > 0), "a tile size in pixels, e.g. 1024, or null"),
+    "tile_overlap": (lambda v: _is_int(v) and v >= 0, "a number of pixels >= 0, e.g. 64"),
+    "batch_size": (lambda v: _is_int(v) and v >= 1, "a whole number of frame pairs >= 1, e.g. 4"),
+    "encode.crf": (lambda v: _is_int(v) and 0 <= v <= 51, "a whole number from 0 (best) to 51, e.g. 18"),
+    "scenes.cut_threshold": (lambda v: _is_number(v) and v >= 0, "a number >= 0, e.g. 20"),
+    "scenes.cut_hist": (lambda v: _is_number(v) and v >= 0, "a number >= 0, e.g. 0.4"),
+    "scenes.duplicate_threshold": (lambda v: _is_number(v) and v >= 0, "a number >= 0, e.g. 0.3"),
+    "test.comparison_frames": (lambda v: _is_int(v) and v >= 0, "a whole number >= 0, e.g. 8"),
+    "demo.demo_frames": (lambda v: _is_int(v) and v >= 2, "a whole number >= 2, e.g. 12"),
+    "demo.interpolation_factor": (lambda v: _is_int(v) and v >= 1, "a whole number >= 1, e.g. 4"),
+    **{key: (lambda v: isinstance(v, bool), "true or false")
+       for key in ("overwrite", "resume", "progress", "slowmo", "compile", "tta", "allow_any_rate", "test.montage",
+                   "scenes.detect_cuts", "scenes.remove_duplicates")},
+}
+
+
+def check_options(cfg: DictConfig) -> None:
+    """ValueError naming the first option with a value that makes no sense (``segment_seconds=nan``, ``tile=-5``,
+    ``overwrite=maybe``), before any work."""
+    for key, (ok, wanted) in _OPTIONS.items():
+        parent, _, leaf = key.rpartition(".")
+        node = _get(cfg, parent) if parent else cfg
+        if node is None or leaf not in node:
+            continue
+        value = node.get(leaf)
+        if not ok(value):
+            raise ValueError(f"{key}={value}: give {wanted}")
+    parse_rate(cfg.input_fps, option="input_fps")
+    if cfg.fps is not None:
+        parse_rate(cfg.fps)
+    else:
+        parse_factor(cfg.factor)
+
+
+def check_rates(cfg: DictConfig, src: Path | None, kind: str | None) -> None:
+    """Refuse output rates outside RATE_RANGE and factors outside FACTOR_RANGE (``fps=0.001`` makes 1,000 s of
+    video from one second; ``fps=1e9`` a run that never ends) unless ``allow_any_rate=true``."""
+    if cfg.get("allow_any_rate", False):
+        return
+    lo, hi = RATE_RANGE
+    span = f"{lo}-{hi} fps"
+    if cfg.fps is not None:
+        rate = parse_rate(cfg.fps)
+        if not lo <= rate <= hi:
+            raise ValueError(f"fps={cfg.fps}: output rates outside {span} are refused ({_ASK})")
+        return
+    factor = parse_factor(cfg.factor)
+    flo, fhi = FACTOR_RANGE
+    if not flo <= factor <= fhi:
+        raise ValueError(f"factor={cfg.factor}: factors outside {flo}-{fhi} (and output rates outside {span}) are "
+                         f"refused ({_ASK})")
+    if cfg.get("slowmo") or src is None:
+        return  # slow motion writes at the input's own rate
+    in_fps = None
+    if kind == "frames":
+        in_fps = parse_rate(cfg.input_fps, option="input_fps")
+    elif kind == "video":
+        try:
+            in_fps = probe_video(src).fps
+        except VideoError:
+            return  # the run says what is wrong with the file
+    if in_fps is not None and not lo <= in_fps * factor <= hi:
+        raise ValueError(f"factor={cfg.factor} makes {float(in_fps * factor):.4g} fps from {src.name}'s "
+                         f"{float(in_fps):.4g} fps: output rates outside {span} are refused ({_ASK})")
 
 
 def _tag(cfg: DictConfig) -> str:
@@ -66,6 +158,8 @@ def run(cfg: DictConfig) -> dict:
     """
     from framegen.inference.sample import make_sample_clip
 
+    check_options(cfg)
+    check_rates(cfg, None, None)
     if cfg.input is None:
         src = Path(cfg.paths.root_dir) / "outputs" / "sample.mp4"
         if not src.exists():
@@ -77,6 +171,7 @@ def run(cfg: DictConfig) -> dict:
         kind = classify_input(src)
     except MediaError as err:
         raise VideoError(str(err)) from None
+    check_rates(cfg, src, kind)
     dst = user_path(cfg.output) if cfg.output else default_output(src, cfg, kind)
     job = build_job(cfg, overwrite=cfg.overwrite or (cfg.input is None and cfg.output is None))
     if cfg.mode not in ("video", "test", "demo"):
