@@ -15,7 +15,6 @@ import signal
 import sys
 from pathlib import Path
 
-import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from framegen import config_dir
@@ -162,7 +161,67 @@ def _prepare(tool: str) -> None:
 
 
 # ------------------------------------------------------------------------------------------ the tools
-@hydra.main(version_base="1.3", config_path=_CONF, config_name="interpolate")
+def _hydra_main(config_name: str):
+    """``hydra.main`` for a tool, with Hydra imported when the tool runs (inside run_tool's Ctrl-C handling)."""
+    def wrap(task):
+        def call():
+            import hydra
+
+            return hydra.main(version_base="1.3", config_path=_CONF, config_name=config_name)(task)()
+
+        call.__wrapped__ = task
+        return call
+
+    return wrap
+
+
+_OOM = ("out of memory", "can't allocate memory", "not enough memory", "defaultcpuallocator", "cannot allocate memory")
+
+
+def out_of_memory(err: BaseException, cfg: DictConfig) -> str | None:
+    """One line for an allocation failure (torch's OutOfMemoryError, a CPU allocator's RuntimeError, MemoryError),
+    suggesting the options that make large frames fit; None for any other error."""
+    text = str(err).strip()
+    if not (isinstance(err, MemoryError) or type(err).__name__ == "OutOfMemoryError"
+            or any(k in text.lower() for k in _OOM)):
+        return None
+    detail = text.splitlines()[0][:120] if text else type(err).__name__
+    tile = cfg.get("tile")
+    tile_hint = f"tile={max(256, int(tile) // 2)}" if isinstance(tile, int) and tile > 0 else "tile=1024 (or 512)"
+    scale = cfg.get("scale") or 1.0
+    scale_hint = f"scale={max(0.125, float(scale) / 2):g}"
+    return (f"out of memory ({detail}): frames this large need {tile_hint} to process them in tiles, "
+            f"{scale_hint} to estimate motion at a lower resolution, or batch_size=1 (now {cfg.get('batch_size')})")
+
+
+def config_error(err: BaseException) -> str | None:
+    """One line for an object a config could not build (Hydra's InstantiationException: ``trainer.max_steps=-5``
+    makes Lightning's Trainer refuse), None for any other error."""
+    if type(err).__name__ != "InstantiationException":
+        return None
+    text = str(err).strip()
+    m = re.match(r"Error in call to target '([^']+)':\s*(\w+)\((['\"])(.*)\3\)", text, re.DOTALL)
+    if m:
+        key = re.search(r"full_key: ([\w.]+)", text)
+        where = f"{key.group(1)} ({m.group(1).rsplit('.', 1)[-1]})" if key else m.group(1).rsplit(".", 1)[-1]
+        return f"{where}: {m.group(4).splitlines()[0]}"
+    return " ".join(ln.strip() for ln in text.splitlines()[:2] if ln.strip())
+
+
+def worker_error(err: BaseException) -> str | None:
+    """One line for a failed DataLoader worker (the error it raised, or its death), None for any other error."""
+    text = str(err).strip()
+    if "in DataLoader worker process" in text:
+        lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+        cause = lines[-1] if len(lines) > 1 else type(err).__name__
+        return f"a data-loading worker failed: {cause} (data.num_workers=0 shows where)"
+    if "DataLoader worker" in text and any(k in text for k in ("exited unexpectedly", "killed by signal")):
+        return (f"a data-loading worker died ({text.splitlines()[0]}): out of memory, or /dev/shm too small? "
+                f"try fewer workers or data.num_workers=0")
+    return None
+
+
+@_hydra_main("interpolate")
 def _interpolate(cfg: DictConfig) -> None:
     from framegen.checkpoints import CheckpointError
     from framegen.inference.cli import interrupted_message, run
@@ -176,11 +235,16 @@ def _interpolate(cfg: DictConfig) -> None:
     except KeyboardInterrupt:
         print(interrupted_message(cfg), file=sys.stderr)
         sys.exit(130)
+    except (MemoryError, RuntimeError) as err:  # torch.OutOfMemoryError is a RuntimeError
+        message = out_of_memory(err, cfg)
+        if message is None:
+            raise
+        fail(message)
     if result.get("failed"):
         fail(f"{len(result['failed'])} file(s) failed (listed above); the others are done", code=1)
 
 
-@hydra.main(version_base="1.3", config_path=_CONF, config_name="train")
+@_hydra_main("train")
 def _train(cfg: DictConfig) -> float | None:
     from framegen.checkpoints import CheckpointError
     from framegen.data import CacheError, DataError
@@ -189,16 +253,20 @@ def _train(cfg: DictConfig) -> float | None:
 
     try:
         return optimized_metric(cfg, train(cfg))
-    except (TrainingError, DataError, CacheError, CheckpointError, MediaError, FileNotFoundError) as err:
-        fail(err, code=1)
     except KeyboardInterrupt as err:  # train() saved last.ckpt and printed the resume command, when it could
         print(f"interrupted: {err}" if str(err) else "interrupted: resume with "
               "ckpt_path=<run folder>/checkpoints/last.ckpt", file=sys.stderr)
         sys.exit(130)
+    except Exception as err:  # a DataLoader worker's error comes back wrapped, whatever its type
+        known = (TrainingError, DataError, CacheError, CheckpointError, MediaError, FileNotFoundError)
+        message = worker_error(err) or config_error(err)
+        if message is None and not isinstance(err, known):
+            raise
+        fail(message or err, code=1)
     return None
 
 
-@hydra.main(version_base="1.3", config_path=_CONF, config_name="evaluate")
+@_hydra_main("evaluate")
 def _evaluate(cfg: DictConfig) -> None:
     from framegen.checkpoints import CheckpointError
     from framegen.evaluation.evaluate import evaluate, markdown_table
@@ -213,7 +281,7 @@ def _evaluate(cfg: DictConfig) -> None:
     print(f"written to {cfg.output_dir}")
 
 
-@hydra.main(version_base="1.3", config_path=_CONF, config_name="benchmark")
+@_hydra_main("benchmark")
 def _benchmark(cfg: DictConfig) -> None:
     from framegen.evaluation.methods import MethodUnavailable
     from framegen.evaluation.report import run_benchmark
@@ -225,7 +293,7 @@ def _benchmark(cfg: DictConfig) -> None:
         fail(err)
 
 
-@hydra.main(version_base="1.3", config_path=_CONF, config_name="prepare_corpus")
+@_hydra_main("prepare_corpus")
 def _corpus(cfg: DictConfig) -> None:
     from framegen.data.corpus import CorpusError, items_from_config, prepare
 
@@ -246,9 +314,14 @@ _MAINS = {"interpolate": _interpolate, "train": _train, "evaluate": _evaluate, "
 
 
 def run_tool(tool: str):
-    """Run one tool on ``sys.argv[1:]`` (what ``scripts/<tool>.py`` calls)."""
-    _prepare(tool)
-    return _MAINS[tool]()
+    """Run one tool on ``sys.argv[1:]`` (what ``scripts/<tool>.py`` calls). Ctrl-C while Hydra and torch are still
+    being imported (the first second or two) ends it with one line, as later."""
+    try:
+        _prepare(tool)
+        return _MAINS[tool]()
+    except KeyboardInterrupt:
+        print("interrupted while starting: nothing was written", file=sys.stderr)
+        sys.exit(130)
 
 
 def main() -> None:
@@ -257,8 +330,17 @@ def main() -> None:
         print("framegen <tool> [key=value ...]   (framegen <tool> --help lists its main options)\n")
         for name, (_, what) in TOOLS.items():
             print(f"  {name:<12} {what}")
+        print(f"  {'models':<12} the interpolators framegen knows (framegen models [name])")
         sys.exit(0 if len(sys.argv) >= 2 else 2)
     tool = sys.argv[1]
+    if tool == "models":  # no Hydra config: the catalogue's table, or one entry
+        from framegen import catalogue
+
+        try:
+            print(catalogue.describe(sys.argv[2]) if len(sys.argv) > 2 else catalogue.summary())
+        except ValueError as err:
+            fail(err)
+        sys.exit(0)
     if tool not in TOOLS:
         near = difflib.get_close_matches(tool, list(TOOLS), n=1)
         fail(f"unknown tool {tool}" + (f", did you mean {near[0]}?" if near else f"; use one of {', '.join(TOOLS)}"))
