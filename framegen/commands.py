@@ -223,19 +223,22 @@ def worker_error(err: BaseException) -> str | None:
 
 @_hydra_main("interpolate")
 def _interpolate(cfg: DictConfig) -> None:
-    from framegen.checkpoints import CheckpointError
+    # torch-free imports (run() checks the paths and options before it loads torch); CheckpointError is a ValueError
     from framegen.inference.cli import interrupted_message, run
-    from framegen.inference.pipeline import NonFiniteOutput
     from framegen.media import MediaError
 
     try:
         result = run(cfg)
-    except (MediaError, CheckpointError, NonFiniteOutput, FileNotFoundError, ValueError, OSError) as err:
+    except (MediaError, FileNotFoundError, ValueError, OSError) as err:
         fail(err)
     except KeyboardInterrupt:
         print(interrupted_message(cfg), file=sys.stderr)
         sys.exit(130)
     except (MemoryError, RuntimeError) as err:  # torch.OutOfMemoryError is a RuntimeError
+        from framegen.inference.pipeline import NonFiniteOutput  # torch is loaded by now: the net ran
+
+        if isinstance(err, NonFiniteOutput):
+            fail(err)
         message = out_of_memory(err, cfg)
         if message is None:
             raise

@@ -9,15 +9,17 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
+# Nothing here imports torch (nor does framegen.inference's __init__): run() checks the input, the output and
+# every option first and loads torch, Lightning and the net after them, so a mistake is one line in a second or two.
 from framegen.inference.files import (
     EncodeSettings,
     Job,
+    check_folder_paths,
+    check_paths,
     folder_output_name,
     interpolate_file,
     interpolate_folder,
 )
-from framegen.inference.interpolator import Interpolator
-from framegen.inference.modes import run_demo_mode, run_test_mode
 from framegen.inference.schedule import SceneSettings, parse_factor, parse_rate
 from framegen.inference.sinks import work_dir
 from framegen.inference.video_io import VideoError, probe_video
@@ -156,13 +158,16 @@ def run(cfg: DictConfig) -> dict:
     The summary holds ``failed`` (a folder batch's files that could not be interpolated); the caller exits non-zero
     when it is not empty.
     """
-    from framegen.inference.sample import make_sample_clip
-
     check_options(cfg)
     check_rates(cfg, None, None)
+    if cfg.mode not in ("video", "test", "demo"):
+        raise ValueError(f"mode must be video, test or demo, got {cfg.mode!r}")
     if cfg.input is None:
         src = Path(cfg.paths.root_dir) / "outputs" / "sample.mp4"
         if not src.exists():
+            # imports torch and Lightning: only when there is no input
+            from framegen.inference.sample import make_sample_clip
+
             make_sample_clip(src)
             print(f"made a sample clip (scikit-image photos in motion, with a tone): {src}")
     else:
@@ -174,8 +179,14 @@ def run(cfg: DictConfig) -> dict:
     check_rates(cfg, src, kind)
     dst = user_path(cfg.output) if cfg.output else default_output(src, cfg, kind)
     job = build_job(cfg, overwrite=cfg.overwrite or (cfg.input is None and cfg.output is None))
-    if cfg.mode not in ("video", "test", "demo"):
-        raise ValueError(f"mode must be video, test or demo, got {cfg.mode!r}")
+    if cfg.mode == "video" and kind == "videos":
+        check_folder_paths(src, dst)
+    elif cfg.mode == "video":
+        check_paths(src, dst, overwrite=job.overwrite, make_parent=False)
+    # every cheap check passed: now torch, Lightning and the net (seconds)
+    from framegen.inference.interpolator import Interpolator
+    from framegen.inference.modes import run_demo_mode, run_test_mode
+
     interpolator = Interpolator.for_method(cfg.get("method", "model"), cfg.ckpt, device=cfg.device,
                                            precision=cfg.precision, scale=cfg.scale, tile=cfg.tile,
                                            tile_overlap=cfg.tile_overlap, batch_size=cfg.batch_size,

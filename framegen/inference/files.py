@@ -16,11 +16,10 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from framegen.inference.interpolator import Interpolator
-from framegen.inference.pipeline import run_pipeline
 from framegen.inference.schedule import SceneSettings, output_count, output_rate, parse_rate
 from framegen.inference.sinks import (
     ANIMATION_SUFFIXES,
@@ -35,8 +34,14 @@ from framegen.inference.sinks import (
     remove_stale_partials,
     work_dir,
 )
-from framegen.inference.video_io import (EncodeSettings, VideoError, probe_video, read_frames, warn_not_carried,
-                                          write_error)
+from framegen.inference.video_io import (
+    EncodeSettings,
+    VideoError,
+    probe_video,
+    read_frames,
+    warn_not_carried,
+    write_error,
+)
 from framegen.media import (
     VIDEO_SUFFIXES,
     MediaError,
@@ -48,6 +53,9 @@ from framegen.media import (
     user_path,
     video_files,
 )
+
+if TYPE_CHECKING:  # torch loads with the net, not with this module: the video tool checks its paths first
+    from framegen.inference.interpolator import Interpolator
 
 log = logging.getLogger(__name__)
 # output suffixes a folder batch keeps (others get .mp4 added: clip.avi -> clip.avi.mp4)
@@ -80,9 +88,11 @@ def output_kind(dst: Path) -> str:
     return "video" if suffix in VIDEO_SUFFIXES else "frames"
 
 
-def check_paths(src: Path, dst: Path, *, overwrite: bool) -> tuple | None:
+def check_paths(src: Path, dst: Path, *, overwrite: bool, make_parent: bool = True) -> tuple | None:
     """Refuse outputs that would touch the input or anything that is not framegen's earlier output. Returns the
-    identity (:func:`path_identity`) of the existing file that ``overwrite`` lets the output replace, else None."""
+    identity (:func:`path_identity`) of the existing file that ``overwrite`` lets the output replace, else None.
+    ``make_parent=False`` checks the output's folder can be made without making it (the video tool's early check,
+    before the net loads)."""
     if not src.exists():
         raise VideoError(f"input not found: {src}")
     s, d = src.resolve(), dst.resolve()
@@ -104,17 +114,19 @@ def check_paths(src: Path, dst: Path, *, overwrite: bool) -> tuple | None:
             raise VideoError(f"output {dst} is a folder; give a file name for a video output")
         if not overwrite:
             raise VideoError(f"output exists: {dst} (pass overwrite=true to replace it)")
-    _ensure_parent(dst)
+    _ensure_parent(dst, make=make_parent)
     return path_identity(dst) if output_kind(dst) != "frames" and dst.is_file() else None
 
 
-def _ensure_parent(dst: Path) -> None:
+def _ensure_parent(dst: Path, *, make: bool = True) -> None:
     parent = dst.parent
     for p in [parent, *parent.parents]:
         if p.exists():
             if not p.is_dir():
                 raise VideoError(f"cannot write {dst}: {p} is a file, not a folder")
             break
+    if not make:
+        return
     try:
         parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:
@@ -206,6 +218,8 @@ def _interpolate_file(src: Path, dst: Path, interpolator: Interpolator, job: Job
     sink = _make_sink(kind, dst, job, w=w, h=h, fps=write_fps, high=high, color=color, start=start,
                       copy_from=copy_from, fingerprint=fingerprint, replaces=replaces)
     total = output_count(n, in_fps, out_fps) if n else None
+    from framegen.inference.pipeline import run_pipeline  # torch: loaded when there is work for it
+
     try:
         stats = run_pipeline(frames, sink, interpolator, out_fps=out_fps, frame_duration=1 / Fraction(in_fps),
                              scenes=job.scenes, total=total, progress=job.progress,
@@ -255,14 +269,19 @@ def folder_output_names(videos: list[Path]) -> dict[Path, str]:
     return names
 
 
-def interpolate_folder(src: str | os.PathLike, dst: str | os.PathLike, interpolator: Interpolator, job: Job) -> dict:
-    """Every video in ``src`` -> ``dst/<its name>`` (see :func:`folder_output_names`); outputs already there are
-    skipped (unless overwrite), and a bad file is reported while the others continue."""
-    src, dst = user_path(src), user_path(dst)
+def check_folder_paths(src: Path, dst: Path) -> None:
+    """A folder batch's output must be a folder other than its input."""
     if src.resolve() == dst.resolve():
         raise VideoError("the output folder must differ from the input folder")
     if dst.exists() and not dst.is_dir():
         raise VideoError(f"output {dst} is a file; a folder of videos goes to a folder")
+
+
+def interpolate_folder(src: str | os.PathLike, dst: str | os.PathLike, interpolator: Interpolator, job: Job) -> dict:
+    """Every video in ``src`` -> ``dst/<its name>`` (see :func:`folder_output_names`); outputs already there are
+    skipped (unless overwrite), and a bad file is reported while the others continue."""
+    src, dst = user_path(src), user_path(dst)
+    check_folder_paths(src, dst)
     videos = video_files(src)
     if not videos:
         raise VideoError(f"no videos in {src}")
@@ -327,5 +346,5 @@ def recorded_outputs(folder: Path) -> dict[str, list]:
     return record if isinstance(record, dict) else {}
 
 
-__all__ = ["EncodeSettings", "Job", "check_paths", "claim_outputs", "folder_output_name", "folder_output_names",
+__all__ = ["EncodeSettings", "Job", "check_folder_paths", "check_paths", "claim_outputs", "folder_output_name", "folder_output_names",
            "interpolate_file", "interpolate_folder", "output_kind", "record_outputs", "work_dir"]
