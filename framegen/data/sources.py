@@ -13,12 +13,13 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from framegen.data.cache import CacheError, FrameCache, config_hash
 from framegen.data.entries import VideoEntry
 from framegen.data.quality import QualityConfig
-from framegen.data.splits import SPLITS, group_split, light_selection
+from framegen.data.splits import SPLITS, group_split, light_selection, merge_groups, scene_name
 from framegen.data.transforms import AugmentConfig
 from framegen.data.ucf101 import list_ucf101, parse_name, read_official_lists
 from framegen.data.video import FrameReader, VideoReadError, probe, read_all
@@ -26,6 +27,15 @@ from framegen.data.windows import WindowDataset, make_clips
 from framegen.media import VIDEO_SUFFIXES, is_frame_folder, user_path
 
 log = logging.getLogger(__name__)
+
+# windows_per_video=auto: one training window per frames_per_window valid window starts of a clip, at least
+# WINDOW_FLOOR (the old fixed number) and at most max_windows_per_video
+WINDOW_FLOOR = 4
+# first frames whose 16x16 grey thumbnails (each normalised to mean 0, deviation 1) differ by less than this on
+# average show the same scene (a re-encode, another size, a graded copy); flatter thumbnails (a black or blank
+# first frame, a fade-in) say nothing about the scene and are not compared
+SAME_FIRST_FRAME = 0.3
+FLAT_FIRST_FRAME = 8.0
 
 
 def _pair(v) -> tuple[int, int] | None:
@@ -53,7 +63,9 @@ class VideoSource:
         light_loading / light_videos: use only that many videos, spread over classes.
         quality: thresholds of :class:`~framegen.data.quality.QualityConfig`.
         augment: :class:`~framegen.data.transforms.AugmentConfig` for training.
-        windows_per_video / eval_windows_per_video: samples per video per epoch.
+        windows_per_video / eval_windows_per_video: samples per video per epoch. ``windows_per_video='auto'``:
+            one per ``frames_per_window`` valid window starts of each clip, at least 4, at most
+            ``max_windows_per_video`` (a few long clips give many samples, short ones 4).
         eval_targets: 'middle' (t = 1/2 for even k) or 'all' (every j) at validation and test.
         train_as_val: when the split leaves no validation videos (a few clips), validate on evenly spaced windows of
             the training videos, with a warning, so every run still selects and exports a best model.
@@ -75,8 +87,10 @@ class VideoSource:
         light_videos: int = 100,
         quality: dict | None = None,
         augment: dict | None = None,
-        windows_per_video: int = 4,
+        windows_per_video: int | str = 4,
         eval_windows_per_video: int = 2,
+        frames_per_window: int = 25,
+        max_windows_per_video: int = 400,
         eval_targets: str = "middle",
         progress: bool = True,
         keyed_cache: bool = True,
@@ -86,6 +100,11 @@ class VideoSource:
             raise ValueError(f"mode must be 'cache' or 'on_the_fly', got {mode!r}")
         if temporal_stride < 1:
             raise ValueError(f"temporal_stride must be >= 1, got {temporal_stride}")
+        if windows_per_video != "auto" and (isinstance(windows_per_video, bool) or not isinstance(windows_per_video, int)):
+            raise ValueError(f"windows_per_video must be a whole number or 'auto', got {windows_per_video!r}")
+        if windows_per_video == "auto" and not (int(frames_per_window) >= 1 and int(max_windows_per_video) >= 1):
+            raise ValueError(f"windows_per_video=auto needs frames_per_window >= 1 and max_windows_per_video >= 1, "
+                             f"got {frames_per_window} and {max_windows_per_video}")
         self.cache_dir = user_path(cache_dir)
         self.keyed_cache, self.train_as_val = keyed_cache, train_as_val
         self.mode = mode
@@ -102,6 +121,7 @@ class VideoSource:
                 aug[key] = tuple(aug[key]) if not isinstance(aug[key], int) else (aug[key], aug[key])
         self.augment = AugmentConfig(**aug)
         self.windows_per_video, self.eval_windows_per_video = windows_per_video, eval_windows_per_video
+        self.frames_per_window, self.max_windows_per_video = int(frames_per_window), int(max_windows_per_video)
         self.eval_targets, self.progress = eval_targets, progress
         self.metadata: dict | None = None
 
@@ -118,6 +138,11 @@ class VideoSource:
 
     def probe(self, entry: VideoEntry) -> int:
         return probe(entry.path)[0]
+
+    def regroup(self, entries: list[VideoEntry]) -> list[VideoEntry]:
+        """The entries with the groups an automatic split must keep together (sources that know more than the
+        listing, such as a folder's clips of one scene, join groups here)."""
+        return entries
 
     def fixed_splits(self, entries: list[VideoEntry]) -> dict[str, str] | None:
         """{video_id: split} when the source decides the split (folders, official lists)."""
@@ -182,7 +207,7 @@ class VideoSource:
             usable.append(e)
         fixed = self.fixed_splits(usable)
         if fixed is None:
-            splits = group_split(usable, self.ratios, seed=self.split_seed)
+            splits = group_split(self.regroup(usable), self.ratios, seed=self.split_seed)
             assignment = {vid: s for s, ids in splits.items() for vid in ids}
         else:
             assignment = fixed
@@ -210,14 +235,26 @@ class VideoSource:
                 log.warning("no validation videos (too few for the split): validating on the training clips' windows; "
                             "add footage, or a root/val folder, for a fair selection")
         train = split == "train"
+        windows = self.eval_windows_per_video
+        if train:
+            windows = self.window_counts(clips) if self.windows_per_video == "auto" else self.windows_per_video
         return WindowDataset(
-            clips, k=self.k, train=train,
-            windows_per_video=self.windows_per_video if train else self.eval_windows_per_video,
+            clips, k=self.k, train=train, windows_per_video=windows,
             eval_targets=self.eval_targets, augment_cfg=self.augment if train else None,
             image_format=meta.get("image_format", "jpg"), open_reader=self.open_reader,
             frame_size=self.frame_size, keep_aspect=self.keep_aspect, stride=self.stride, seed=self.split_seed,
         )
 
+
+    def window_counts(self, clips: list) -> list[int]:
+        """Training windows per clip for ``windows_per_video=auto``: one per ``frames_per_window`` valid starts,
+        within [WINDOW_FLOOR, max_windows_per_video]."""
+        floor = min(WINDOW_FLOOR, self.max_windows_per_video)
+        counts = [min(self.max_windows_per_video, max(floor, len(c.starts) // self.frames_per_window)) for c in clips]
+        if counts:
+            log.info("training windows per video (auto: one per %d frames, %d-%d): %d-%d, %d per epoch",
+                     self.frames_per_window, floor, self.max_windows_per_video, min(counts), max(counts), sum(counts))
+        return counts
 
     def _usable_splits(self, meta: dict, frame_dir) -> dict[str, list[str]]:
         """The cache's splits, except when no training video survived them (a small folder whose usable video the
@@ -274,13 +311,55 @@ class VideoFolderSource(VideoSource):
 
     With ``root/train``, ``root/val``, ``root/test`` the folders decide the split; otherwise the videos are split
     automatically. A video's class is its parent folder's name (so class subfolders stratify the split); its group
-    is the match of ``group_pattern`` in the file name (clips of one scene stay together), else the video itself.
+    is the match of ``group_pattern`` in the file name, else (``group_by_name``) the scene its name says
+    (:func:`~framegen.data.splits.scene_name`: ``carphone_pristine`` and ``carphone_distorted`` are ``carphone``),
+    else the video itself; with ``group_by_content`` clips of one class whose first frames show the same picture
+    (a re-encode under another name) join one group too. Clips of one group land in one split.
     """
 
-    def __init__(self, *, root: str, group_pattern: str | None = None, **kwargs) -> None:
+    def __init__(self, *, root: str, group_pattern: str | None = None, group_by_name: bool = True,
+                 group_by_content: bool = True, **kwargs) -> None:
         super().__init__(**kwargs)
         self.root = user_path(root)
         self.group_pattern = group_pattern
+        self.group_by_name, self.group_by_content = bool(group_by_name), bool(group_by_content)
+
+    def _automatic_split(self) -> bool:
+        """The split is made here (no train/ val/ test folders) and shares the clips among more than one split."""
+        return (not any((self.root / s).is_dir() for s in SPLITS)) and sum(r > 0 for r in self.ratios) > 1
+
+    def cache_config(self) -> dict:
+        config = super().cache_config()
+        if self._automatic_split():  # the grouping decides the split only then; other caches keep their hash
+            config["grouping"] = {"rule": "scene_name-1", "by_name": self.group_by_name,
+                                  "by_content": self.group_by_content}
+        return config
+
+    def regroup(self, entries: list[VideoEntry]) -> list[VideoEntry]:
+        if not self.group_by_content or len(entries) < 2:
+            return entries
+        thumbs = [self._first_frame(e) for e in entries]
+        same = []
+        for i, a in enumerate(thumbs):
+            for j in range(i + 1, len(entries)):
+                b = thumbs[j]
+                if (a is not None and b is not None and entries[i].label == entries[j].label
+                        and entries[i].group != entries[j].group and float(np.abs(a - b).mean()) < SAME_FIRST_FRAME):
+                    same.append((i, j))
+                    log.info("same first frame: %s and %s share a split", entries[i].video_id, entries[j].video_id)
+        return merge_groups(entries, same) if same else entries
+
+    def _first_frame(self, entry: VideoEntry) -> np.ndarray | None:
+        """A normalised 16x16 grey thumbnail of a clip's first frame; None when it is flat or unreadable."""
+        try:
+            frame = self.open_reader(entry.path).read([0])[0]
+        except (VideoReadError, IndexError, OSError):
+            return None
+        grey = cv2.resize(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY), (16, 16), interpolation=cv2.INTER_AREA)
+        grey = grey.astype(np.float32)
+        if grey.std() < FLAT_FIRST_FRAME:
+            return None
+        return (grey - grey.mean()) / grey.std()
 
     def identity(self) -> dict:
         return {"kind": "video_folder", "root": str(self.root.resolve()), "group_pattern": self.group_pattern}
@@ -296,7 +375,8 @@ class VideoFolderSource(VideoSource):
             vid = str(rel.with_suffix("")).replace(os.sep, "__") if is_video else str(rel).replace(os.sep, "__")
             m = re.search(self.group_pattern, path.stem) if self.group_pattern else None
             parsed = parse_name(path.stem)
-            group = f"{label}:{m.group(0)}" if m else (parsed[1] if parsed else f"{label}:{vid}")
+            scene = scene_name(path.stem) if self.group_by_name else vid
+            group = f"{label}:{m.group(0)}" if m else (parsed[1] if parsed else f"{label}:{scene}")
             entries.append(VideoEntry(video_id=vid, label=label, group=group, path=str(path), split=split))
         return entries
 

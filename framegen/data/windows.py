@@ -3,9 +3,10 @@ with t = j / k (j random in training; the middle, or every j, at evaluation)."""
 
 from __future__ import annotations
 
+import bisect
 import os
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,7 +45,8 @@ class WindowDataset(Dataset):
 
     Training: ``windows_per_video`` random windows per video per epoch, a random target j, augmentation.
     Evaluation: ``windows_per_video`` evenly spaced windows, the middle target (or every j with
-    ``eval_targets='all'``), no augmentation. Items: img0, img1, gt (3, H, W) in [0, 1] and t ().
+    ``eval_targets='all'``), no augmentation. ``windows_per_video`` is one number for every clip, or one per clip
+    (``counts``). Items: img0, img1, gt (3, H, W) in [0, 1] and t ().
     """
 
     def __init__(
@@ -53,7 +55,7 @@ class WindowDataset(Dataset):
         *,
         k: int,
         train: bool,
-        windows_per_video: int = 4,
+        windows_per_video: int | Sequence[int] = 4,
         eval_targets: str = "middle",
         augment_cfg: AugmentConfig | None = None,
         image_format: str = "jpg",
@@ -68,7 +70,13 @@ class WindowDataset(Dataset):
         if eval_targets not in ("middle", "all"):
             raise ValueError(f"eval_targets must be 'middle' or 'all', got {eval_targets!r}")
         self.clips, self.k, self.train = clips, k, train
-        self.windows_per_video = max(1, int(windows_per_video))
+        if isinstance(windows_per_video, int | np.integer):
+            self.counts = [max(1, int(windows_per_video))] * len(clips)
+        else:
+            if len(windows_per_video) != len(clips):
+                raise ValueError(f"{len(windows_per_video)} window counts for {len(clips)} clips")
+            self.counts = [max(1, int(n)) for n in windows_per_video]
+        self._ends = np.cumsum(self.counts).tolist()  # window index -> clip: the first end above it
         self.targets = [k // 2] if (train or eval_targets == "middle") else list(range(1, k))
         self.augment_cfg = augment_cfg if train else None
         self.image_format = image_format
@@ -77,7 +85,7 @@ class WindowDataset(Dataset):
         self._readers: OrderedDict = OrderedDict()  # per-worker cache of open videos (on the fly)
 
     def __len__(self) -> int:
-        n = len(self.clips) * self.windows_per_video
+        n = self._ends[-1] if self._ends else 0
         return n if self.train else n * len(self.targets)
 
     def _rng(self, index: int) -> np.random.Generator:
@@ -85,15 +93,20 @@ class WindowDataset(Dataset):
             return np.random.default_rng(int(torch.randint(0, 2**62, ()).item()))
         return np.random.default_rng([self.seed, index])
 
+    def _clip(self, window: int) -> tuple[int, int]:
+        """(clip position, window number within the clip) of a window index."""
+        c = bisect.bisect_right(self._ends, window)
+        return c, window - (self._ends[c - 1] if c else 0)
+
     def _locate(self, index: int, rng: np.random.Generator) -> tuple[VideoClip, int, int]:
         if self.train:
-            clip = self.clips[index // self.windows_per_video]
+            clip = self.clips[self._clip(index)[0]]
             start = int(clip.starts[rng.integers(len(clip.starts))])
             return clip, start, int(rng.integers(1, self.k))
         window, target = divmod(index, len(self.targets))
-        clip = self.clips[window // self.windows_per_video]
-        w = window % self.windows_per_video
-        pos = round(w * (len(clip.starts) - 1) / max(1, self.windows_per_video - 1)) if self.windows_per_video > 1 else len(clip.starts) // 2
+        c, w = self._clip(window)
+        clip, n = self.clips[c], self.counts[c]
+        pos = round(w * (len(clip.starts) - 1) / max(1, n - 1)) if n > 1 else len(clip.starts) // 2
         return clip, int(clip.starts[pos]), self.targets[target]
 
     def _read(self, clip: VideoClip, indices: list[int]) -> list[np.ndarray]:
