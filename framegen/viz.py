@@ -85,15 +85,34 @@ def _annotate(grid: Tensor, columns: list[str] | None, captions: list[str] | Non
     if not columns and not captions:
         return grid
     img = to_uint8(grid)
+    # a label never runs off the right edge: column titles shrink to their cell (down to size 0.3), and the image
+    # is widened with white where a caption (or a title) is still wider than what is left of it
+    titles = []
+    for c, text in enumerate(columns or []):
+        size = 0.4
+        while size > 0.3 and _text_width(text, size, 1) > cell[1] - 4:
+            size = round(size - 0.05, 2)
+        titles.append((text, pad + c * cell[1] + 2, size))
+    needed = max([pad + 4 + _text_width(t, 0.4, 3) + pad + 2 for t in captions or []]
+                 + [x + _text_width(t, size, 1) + pad + 2 for t, x, size in titles] + [img.shape[1]])
+    if needed > img.shape[1]:
+        img = np.concatenate([img, np.full((img.shape[0], needed - img.shape[1], 3), 255, np.uint8)], axis=1)
     if captions:
         for r, text in enumerate(captions):
             img = _put_text(img, text, (pad + 4, pad + r * cell[0] + cell[0] - pad - 6), size=0.4)
     if columns:
         band = np.full((22, img.shape[1], 3), 255, np.uint8)
-        for c, text in enumerate(columns):
-            band = _put_text(band, text, (pad + c * cell[1] + 2, 15), size=0.4, dark=True)
+        for text, x, size in titles:
+            band = _put_text(band, text, (x, 15), size=size, dark=True)
         img = np.concatenate([band, img], axis=0)
     return torch.from_numpy(img).permute(2, 0, 1).float() / 255.0
+
+
+def _text_width(text: str, size: float, thickness: int) -> int:
+    """Pixels ``text`` takes in :func:`_put_text`'s font (its outline included)."""
+    import cv2
+
+    return cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, size, thickness)[0][0] + thickness
 
 
 def _put_text(img: np.ndarray, text: str, org: tuple[int, int], *, size: float, dark: bool = False) -> np.ndarray:

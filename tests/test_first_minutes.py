@@ -4,12 +4,14 @@ worst-triplet galleries' labels fit inside their tiles."""
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import ROOT
 from fake_videos import pan_frames, write_video
@@ -61,3 +63,43 @@ def test_existing_output_and_bad_options_fail_before_torch(tmp_path):
     (tmp_path / "out_dir_file").write_text("x")
     code, err, modules = run_importtime([f"input={tmp_path}", "output=out_dir_file"], tmp_path)
     assert code == 2 and "is a file" in err and not [m for m in modules if m.startswith("torch")], err[-2000:]
+
+
+# ------------------------------------------------------------------------------------------ item 9
+def test_a_capture_without_a_camera_warns_once(tmp_path, caplog):
+    import cv2
+
+    from framegen.inference import capture_frames
+
+    with caplog.at_level(logging.WARNING, logger="framegen"):
+        frames = list(capture_frames(cv2.VideoCapture(str(tmp_path / "no_camera_here.mp4"))))
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert frames == [] and len(warnings) == 1 and "no frames" in warnings[0], warnings
+    caplog.clear()
+    src = write_video(tmp_path / "clip.mp4", pan_frames(3, (32, 64)), codec="libx264")
+    with caplog.at_level(logging.WARNING, logger="framegen"):
+        frames = list(capture_frames(cv2.VideoCapture(str(src))))
+    assert len(frames) == 3 and frames[0].shape == (32, 64, 3) and not caplog.records
+
+
+@pytest.mark.parametrize("width", [40, 90, 300])
+def test_gallery_labels_fit_inside_the_image(width):
+    """The worst-triplet galleries (evaluate.py gallery=N): a row's caption and the column titles end inside the
+    image, whatever the frames' width, with a margin of white on their right."""
+    import torch
+
+    from framegen.viz import gallery, to_uint8
+
+    grey = torch.full((3, 160, width), 0.5)
+    caption = "data/corpus/videos/val/tree.avi:000012: PSNR 21.37 dB"
+    img = to_uint8(gallery([[grey] * 5, [grey] * 5], columns=["frame 0", "frame 1", "prediction", "ground truth",
+                                                               "error"], captions=[caption, "x: PSNR 30.00 dB"]))
+    ink = np.argwhere(img.max(axis=2) < 60)  # the labels' black outline (frames are grey, padding white)
+    assert len(ink) > 0
+    assert ink[:, 1].max() < img.shape[1] - 2, f"a label reaches the right edge ({img.shape[1]} px wide)"
+    # the caption is drawn whole: its ink spans at least the width OpenCV gives the text
+    import cv2
+
+    (text_w, _), _ = cv2.getTextSize(caption, cv2.FONT_HERSHEY_SIMPLEX, 0.4, 1)
+    rows = ink[ink[:, 0] > 22 + 100]  # below the title band, in the first row's lower part
+    assert rows[:, 1].max() - rows[:, 1].min() >= text_w - 2

@@ -4,6 +4,7 @@ input frame interval plus the time to interpolate the pair; memory is one frame.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterable, Iterator
 
@@ -12,6 +13,8 @@ import numpy as np
 from framegen.inference.interpolator import Interpolator
 from framegen.inference.schedule import FIRST, INTERPOLATE, SceneSettings, classify, pair_slots
 from framegen.media import signature
+
+log = logging.getLogger(__name__)
 
 
 class RealtimeInterpolator:
@@ -53,11 +56,18 @@ class RealtimeInterpolator:
 
 
 def capture_frames(capture) -> Iterator[np.ndarray]:
-    """RGB frames from an OpenCV capture (``cv2.VideoCapture(0)`` or a file) until it ends."""
+    """RGB frames from an OpenCV capture (``cv2.VideoCapture(0)`` or a file) until it ends; one warning when it gives
+    none at all (no camera at that index, a camera another program holds, a missing or unreadable file)."""
     import cv2
 
+    count = 0
     while True:
         ok, bgr = capture.read()
         if not ok:
+            if count == 0:
+                log.warning("the capture gave no frames (%s): no camera at that index, a camera in use by another "
+                            "program or without permission, or a missing or unreadable file",
+                            "it did not open" if not capture.isOpened() else "it opened, but the first read failed")
             return
+        count += 1
         yield cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
