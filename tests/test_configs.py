@@ -1,6 +1,7 @@
 """Every option of every config group composes and instantiates."""
 
 import pytest
+import yaml
 from conftest import CONF, compose_train
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
@@ -37,6 +38,30 @@ def test_option_composes_and_instantiates(group, option, tmp_path):
         assert cfg.trainer.precision == "bf16-mixed" and cfg.model.compile is True
     if group == "hparams_search":
         assert cfg.optimized_metric == "val/psnr"
+    if group == "experiment":  # each recipe composes as itself (flat files: test_experiments_are_flat)
+        assert cfg.task_name == option
+
+
+EXPERIMENTS = sorted((CONF / "experiment").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", EXPERIMENTS, ids=[p.stem for p in EXPERIMENTS])
+def test_experiments_are_flat(path):
+    """Issue #21: one self-contained file per recipe. Its defaults only override config groups
+    (`override /data: corpus`), never name another experiment file; history: docs/model_card.md."""
+    text = path.read_text()
+    assert text.startswith("# @package _global_")
+    entries = (yaml.safe_load(text) or {}).get("defaults", [])
+    for entry in entries:
+        if entry == "_self_":
+            continue
+        where = f"{path.name}: defaults entry {entry!r}"
+        assert isinstance(entry, dict) and len(entry) == 1, f"{where} is not `override /<group>: <option>`"
+        ((key, option),) = entry.items()
+        assert key.startswith("override /"), f"{where} inherits another config instead of overriding a group"
+        group = key.removeprefix("override /")
+        assert group != "experiment", f"{where} inherits another experiment"
+        assert (CONF / group / f"{option}.yaml").is_file(), f"{where}: no conf/{group}/{option}.yaml"
 
 
 def test_wandb_runs_offline_without_an_api_key(tmp_path, monkeypatch):
