@@ -16,9 +16,11 @@ from framegen.inference.files import (
     Job,
     check_folder_paths,
     check_paths,
+    check_span,
     folder_output_name,
     interpolate_file,
     interpolate_folder,
+    job_span,
 )
 from framegen.inference.schedule import SceneSettings, parse_factor, parse_rate
 from framegen.inference.sinks import work_dir
@@ -62,6 +64,7 @@ _OPTIONS = {
     "test.comparison_frames": (lambda v: _is_int(v) and v >= 0, "a whole number >= 0, e.g. 8"),
     "demo.demo_frames": (lambda v: _is_int(v) and v >= 2, "a whole number >= 2, e.g. 12"),
     "demo.interpolation_factor": (lambda v: _is_int(v) and v >= 1, "a whole number >= 1, e.g. 4"),
+    "demo.display_fps": (lambda v: _is_number(v) and v > 0, "frames per second > 0, e.g. 25"),
     **{key: (lambda v: isinstance(v, bool), "true or false")
        for key in ("overwrite", "resume", "progress", "slowmo", "compile", "tta", "allow_any_rate", "test.montage",
                    "scenes.detect_cuts", "scenes.remove_duplicates")},
@@ -80,6 +83,7 @@ def check_options(cfg: DictConfig) -> None:
         if not ok(value):
             raise ValueError(f"{key}={value}: give {wanted}")
     parse_rate(cfg.input_fps, option="input_fps")
+    job_span(Job(start=cfg.get("start"), duration=cfg.get("duration")))  # start=abc, duration=0
     if cfg.fps is not None:
         parse_rate(cfg.fps)
     else:
@@ -149,7 +153,7 @@ def build_job(cfg: DictConfig, *, overwrite: bool) -> Job:
     return Job(factor=cfg.factor, fps=cfg.fps, input_fps=cfg.input_fps, overwrite=overwrite, progress=cfg.progress,
                slowmo=bool(cfg.get("slowmo", False)), resume=bool(cfg.get("resume", True)),
                segment_seconds=float(cfg.get("segment_seconds", 10.0)), scenes=SceneSettings(**cfg.scenes),
-               encode=EncodeSettings(**cfg.encode))
+               encode=EncodeSettings(**cfg.encode), start=cfg.get("start"), duration=cfg.get("duration"))
 
 
 def run(cfg: DictConfig) -> dict:
@@ -183,6 +187,8 @@ def run(cfg: DictConfig) -> dict:
         check_folder_paths(src, dst)
     elif cfg.mode == "video":
         check_paths(src, dst, overwrite=job.overwrite, make_parent=False)
+    if kind == "video" and job_span(job) is not None:
+        check_span(job, src, probe_video(src).duration)  # start=90 on a 60 s clip
     # every cheap check passed: now torch, Lightning and the net (seconds)
     from framegen.inference.interpolator import Interpolator
     from framegen.inference.modes import run_demo_mode, run_test_mode
@@ -200,7 +206,8 @@ def run(cfg: DictConfig) -> dict:
         return result
     if cfg.mode == "demo":
         result = run_demo_mode(src, dst, interpolator, demo_frames=cfg.demo.demo_frames,
-                               interpolation_factor=cfg.demo.interpolation_factor, overwrite=job.overwrite)
+                               interpolation_factor=cfg.demo.interpolation_factor, overwrite=job.overwrite,
+                               start=job.start, display_fps=cfg.demo.get("display_fps", 25))
         print(f"demo mode: {', '.join(result.values())}")
         return result
     if kind == "videos":

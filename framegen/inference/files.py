@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from framegen.inference.schedule import SceneSettings, output_count, output_rate, parse_rate
+from framegen.inference.schedule import SceneSettings, output_count, output_rate, parse_rate, parse_time
 from framegen.inference.sinks import (
     ANIMATION_SUFFIXES,
     AnimationSink,
@@ -65,7 +65,9 @@ WRITABLE_SUFFIXES = (".mp4", ".mkv", ".mov", ".webm", ".m4v")
 @dataclass
 class Job:
     """What to make of an input. ``factor`` may be any positive number (1.5: 24 -> 36 fps); ``fps`` a target rate
-    instead. ``slowmo``: keep the input's rate and stretch the duration by ``factor`` (the audio is dropped)."""
+    instead. ``slowmo``: keep the input's rate and stretch the duration by ``factor`` (the audio is dropped).
+    ``start`` / ``duration`` (seconds, or ``mm:ss``): only that span of the input, its audio cut to it (try a few
+    seconds of a long clip first)."""
 
     factor: object = 2
     fps: object = None
@@ -78,6 +80,29 @@ class Job:
     segment_seconds: float = 10.0
     scenes: SceneSettings = field(default_factory=SceneSettings)
     encode: EncodeSettings = field(default_factory=EncodeSettings)
+    start: object = None
+    duration: object = None
+
+
+def job_span(job: Job) -> tuple[Fraction, Fraction | None] | None:
+    """(start, end or None) in seconds from the input's first frame, or None for the whole input."""
+    if job.start is None and job.duration is None:
+        return None
+    lo = parse_time(job.start, option="start") if job.start is not None else Fraction(0)
+    if job.duration is None:
+        return lo, None
+    length = parse_time(job.duration, option="duration")
+    if length <= 0:
+        raise ValueError(f"duration={job.duration}: give a length > 0 in seconds (or mm:ss), e.g. 5")
+    return lo, lo + length
+
+
+def check_span(job: Job, src: Path, input_seconds: float | None) -> tuple[Fraction, Fraction | None] | None:
+    """:func:`job_span`, refusing a start at or after the end of an input ``input_seconds`` long."""
+    span = job_span(job)
+    if span is not None and input_seconds is not None and span[0] >= Fraction(input_seconds):
+        raise VideoError(f"start={job.start} is at or after the end of {src.name} ({input_seconds:.2f} s long)")
+    return span
 
 
 def output_kind(dst: Path) -> str:
@@ -156,7 +181,8 @@ def _fingerprint(src: Path, interpolator: Interpolator, job: Job, out_fps: Fract
         inputs, content = [], {"digest": file_digest(src), "streams": stream_layout(src)}
     return {"input": str(src.resolve()), "size": st.st_size, "mtime": st.st_mtime_ns, "frames": inputs,
             "content": content, "model": interpolator.identity(), "out_fps": str(out_fps), "slowmo": job.slowmo,
-            "scenes": asdict(job.scenes), "encode": asdict(job.encode), "frame": list(size)}
+            "scenes": asdict(job.scenes), "encode": asdict(job.encode), "frame": list(size),
+            **({"span": [str(v) for v in job_span(job)]} if job_span(job) else {})}
 
 
 def interpolate_file(src: str | os.PathLike, dst: str | os.PathLike, interpolator: Interpolator, job: Job, *,
@@ -183,9 +209,14 @@ def _interpolate_file(src: Path, dst: Path, interpolator: Interpolator, job: Job
             raise VideoError(str(err)) from None
     if source_kind == "videos":
         raise VideoError(f"{src} is a folder of videos: interpolate_folder takes it")
+    copy_span = None
     if source_kind == "frames":
         in_fps = parse_rate(job.input_fps, option="input_fps")
         files = frame_files(src)
+        span = check_span(job, src, float(len(files) / in_fps))
+        if span is not None:  # image i is shown at i / input_fps
+            files = [f for i, f in enumerate(files)
+                     if i / in_fps >= span[0] and (span[1] is None or i / in_fps < span[1])]
         first = read_image(files[0], keep_depth=True)
         h, w = first.shape[:2]
         n, start, color, high = len(files), Fraction(0), {}, first.dtype == np.uint16
@@ -200,7 +231,17 @@ def _interpolate_file(src: Path, dst: Path, interpolator: Interpolator, job: Job
         high = info.bit_depth > 8 and job.encode.high_bit == "keep" and kind != "animation"
         if info.bit_depth > 8 and not high:
             log.warning("%s is %d-bit; writing 8-bit (encode.high_bit=8bit)", src.name, info.bit_depth)
-        frames = read_frames(src, high_bit=info.bit_depth > 8, expected=info.frames, duration=info.duration)
+        span = check_span(job, src, info.duration)
+        if span is None:
+            frames = read_frames(src, high_bit=info.bit_depth > 8, expected=info.frames, duration=info.duration)
+        else:  # the span's frames, re-timed to start where the input starts; its audio is cut to match
+            lo, hi = span
+            frames = read_frames(src, high_bit=info.bit_depth > 8, duration=info.duration, start=start + lo,
+                                 end=None if hi is None else start + hi)
+            frames = ((t - lo, f) for t, f in frames)
+            end = float(hi) if hi is not None and (info.duration is None or hi < info.duration) else info.duration
+            n = round((Fraction(end) - lo) * in_fps) if end is not None else None
+            copy_span = (start + lo, None if hi is None else start + hi, lo)
         if info.bit_depth > 8 and not high:
             frames = ((t, (f >> 8).astype(np.uint8)) for t, f in frames)
         copy_from, has_audio = src, info.audio
@@ -216,7 +257,8 @@ def _interpolate_file(src: Path, dst: Path, interpolator: Interpolator, job: Job
         log.warning("%s has no sound: %s's audio is dropped", dst.suffix, src.name)
     fingerprint = _fingerprint(src, interpolator, job, out_fps, (h, w))
     sink = _make_sink(kind, dst, job, w=w, h=h, fps=write_fps, high=high, color=color, start=start,
-                      copy_from=copy_from, fingerprint=fingerprint, replaces=replaces)
+                      copy_from=copy_from, fingerprint=fingerprint, replaces=replaces,
+                      copy_span=copy_span)
     total = output_count(n, in_fps, out_fps) if n else None
     from framegen.inference.pipeline import run_pipeline  # torch: loaded when there is work for it
 
@@ -235,14 +277,15 @@ def _interpolate_file(src: Path, dst: Path, interpolator: Interpolator, job: Job
 
 
 def _make_sink(kind: str, dst: Path, job: Job, *, w: int, h: int, fps: Fraction, high: bool, color: dict,
-               start: Fraction, copy_from, fingerprint: dict, replaces: tuple | None = None):
+               start: Fraction, copy_from, fingerprint: dict, replaces: tuple | None = None,
+               copy_span: tuple | None = None):
     if kind == "animation":
         return AnimationSink(dst, fps=fps, replaces=replaces)
     if kind == "frames":
         return FrameFolderSink(dst, fingerprint=fingerprint, resume=job.resume)
     return SegmentedVideoSink(dst, width=w, height=h, fps=fps, settings=job.encode, high=high, color=color,
                               start=start, copy_from=copy_from, fingerprint=fingerprint, resume=job.resume,
-                              segment_seconds=job.segment_seconds, replaces=replaces)
+                              segment_seconds=job.segment_seconds, replaces=replaces, copy_span=copy_span)
 
 
 def folder_output_name(video: Path) -> str:

@@ -1,5 +1,5 @@
 """The original README's modes: ``test`` (original vs enhanced video, frame comparisons, optional montage) and
-``demo`` (animated GIF comparisons).
+``demo`` (animated GIF comparisons of a short segment, in slow motion, and an MP4 of it at the real rate).
 
 Both write files of fixed names into a folder; nothing of the user's is replaced: every file is checked before any
 work (it must be absent, or with ``overwrite`` one that framegen wrote there and nobody changed since, as noted in the
@@ -15,16 +15,26 @@ from pathlib import Path
 
 import numpy as np
 
-from framegen.inference.files import Job, claim_outputs, interpolate_file, record_outputs, recorded_outputs
+from framegen.inference.files import (
+    Job,
+    claim_outputs,
+    interpolate_file,
+    job_span,
+    record_outputs,
+    recorded_outputs,
+)
 from framegen.inference.interpolator import Interpolator
+from framegen.inference.schedule import parse_time
 from framegen.inference.sinks import partial_name, path_identity, place_output
 from framegen.inference.video_io import VideoError, probe_video, read_frames, write_error, write_video
 from framegen.viz import label, side_by_side, write_gif
 
 
-def _first_frames(path: Path, n: int) -> list[np.ndarray]:
+def _first_frames(path: Path, n: int, *, start: Fraction | None = None) -> list[np.ndarray]:
+    """The first ``n`` frames of a video, or its first ``n`` from ``start`` (seconds from its first frame)."""
+    begin = probe_video(path).start + start if start else None
     out = []
-    for _, f in read_frames(path):
+    for _, f in read_frames(path, start=begin):
         out.append(f if f.dtype == np.uint8 else (f >> 8).astype(np.uint8))
         if len(out) == n:
             break
@@ -78,7 +88,8 @@ def run_test_mode(src: str | Path, out_dir: str | Path, interpolator: Interpolat
         comp.mkdir(exist_ok=True)
     except OSError as err:
         raise write_error(comp, err) from None
-    frames = _first_frames(src, comparison_frames + 1)
+    span = job_span(job)
+    frames = _first_frames(src, comparison_frames + 1, start=span[0] if span else None)
     import torch
 
     from framegen.viz import save_png
@@ -131,18 +142,25 @@ def _montage(original: Path, enhanced: Path, dst: Path, fps: Fraction) -> Path:
 
 
 def run_demo_mode(src: str | Path, out_dir: str | Path, interpolator: Interpolator, *, demo_frames: int = 12,
-                  interpolation_factor: int = 4, overwrite: bool = False) -> dict:
-    """GIFs on the first ``demo_frames`` frames: the original, the interpolated, and both side by side. Existing
-    files are refused, or with ``overwrite`` replaced only when framegen wrote them."""
+                  interpolation_factor: int = 4, overwrite: bool = False, start=None,
+                  display_fps: float = 25.0) -> dict:
+    """GIFs of a short segment (``demo_frames`` frames from ``start``, seconds or mm:ss; the first ones by default):
+    the original, the interpolated and both side by side, every frame kept and played at ``display_fps`` at most
+    (slow motion where input rate x factor is higher: GIF viewers drop or stretch frames shown under 20 ms, so at
+    100 fps the gain could not be seen), and ``comparison.mp4``, the side by side at the real rate. Existing files
+    are refused, or with ``overwrite`` replaced only when framegen wrote them."""
     src, out_dir = Path(src), Path(out_dir)
     _out_folder(out_dir)
-    paths = {"original": "original.gif", "interpolated": "interpolated.gif", "comparison": "comparison.gif"}
+    paths = {"original": "original.gif", "interpolated": "interpolated.gif", "comparison": "comparison.gif",
+             "comparison_mp4": "comparison.mp4"}
     claimed = claim_outputs(out_dir, list(paths.values()), overwrite=overwrite)
     k = int(interpolation_factor)
-    frames = _first_frames(src, demo_frames)
+    frames = _first_frames(src, demo_frames, start=parse_time(start) if start is not None else None)
     if len(frames) < 2:
-        raise ValueError(f"{src} has fewer than 2 frames")
-    fps = float(probe_video(src).fps)
+        raise ValueError(f"{src} has fewer than 2 frames" + (f" from start={start}" if start is not None else ""))
+    rate = Fraction(probe_video(src).fps) * k
+    display = min(float(rate), float(display_fps))
+    slower = float(rate) / display
     dense, held = [], []
     for i in range(len(frames) - 1):
         dense.append(frames[i])
@@ -150,11 +168,16 @@ def run_demo_mode(src: str | Path, out_dir: str | Path, interpolator: Interpolat
         held.extend([frames[i]] * k)
     dense.append(frames[-1])
     held.append(frames[-1])
-    both = [side_by_side([label(a, "original"), label(b, f"framegen {k}x")]) for a, b in zip(held, dense)]
-    gifs = {"original": (frames, fps, 640), "interpolated": (dense, fps * k, 640), "comparison": (both, fps * k, 1280)}
+    tag = f"framegen {k}x" + (f", {slower:.3g}x slower" if slower > 1.001 else "")
+    both = [side_by_side([label(a, "original"), label(b, tag)]) for a, b in zip(held, dense)]
+    gifs = {"original": (frames, display / k, 640), "interpolated": (dense, display, 640),
+            "comparison": (both, display, 1280)}
     out = {}
-    for key, (imgs, rate, width) in gifs.items():
-        out[key] = str(_place(lambda tmp, imgs=imgs, rate=rate, width=width: write_gif(imgs, tmp, fps=rate,
-                                                                                        max_width=width),
+    for key, (imgs, fps, width) in gifs.items():
+        out[key] = str(_place(lambda tmp, imgs=imgs, fps=fps, width=width: write_gif(imgs, tmp, fps=fps,
+                                                                                      max_width=width),
                               out_dir, paths[key], claimed))
+    real = rate.limit_denominator(1001)
+    out["comparison_mp4"] = str(_place(lambda tmp: write_video(tmp, both, fps=real), out_dir, paths["comparison_mp4"],
+                                       claimed))
     return out

@@ -48,6 +48,30 @@ def parse_rate(value, *, option: str = "fps") -> Fraction:
     return rate
 
 
+def parse_time(value, *, option: str = "start") -> Fraction:
+    """A point or length of time as a user writes it: seconds (5, 2.5, '90') or ``[hh:]mm:ss[.ff]`` ('1:30',
+    '01:02:03.5') -> exact seconds >= 0. Raises ValueError naming ``option`` for anything else."""
+    try:
+        text = "" if isinstance(value, bool) else str(value).strip()  # true/false are not times
+        parts = text.split(":")
+        if len(parts) > 3 or not all(parts):
+            raise ValueError
+        seconds = Fraction(parts[-1])
+        if len(parts) > 1 and not 0 <= seconds < 60:
+            raise ValueError
+        for k, part in enumerate(reversed(parts[:-1])):
+            whole = int(part)
+            if whole < 0 or (k == 0 and len(parts) == 3 and whole >= 60):
+                raise ValueError
+            seconds += whole * 60 ** (k + 1)
+    except (ValueError, TypeError, ZeroDivisionError):
+        raise ValueError(f"{option}={value} is not a time (give seconds, e.g. 5 or 2.5, or mm:ss such as 1:30)") \
+            from None
+    if seconds < 0:
+        raise ValueError(f"{option}={value}: give a time >= 0 (seconds, or mm:ss)")
+    return seconds
+
+
 def parse_factor(value) -> Fraction:
     """The rate multiplier: 2, 4, or a non-integer such as 1.5 or '5/2' (kept exact: 24 fps x 1.5 = 36 fps)."""
     try:

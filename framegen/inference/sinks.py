@@ -392,8 +392,10 @@ class SegmentedVideoSink:
     def __init__(self, path: Path, *, width: int, height: int, fps: Fraction, settings: EncodeSettings,
                  high: bool = False, color: dict | None = None, start: Fraction = Fraction(0),
                  copy_from: str | os.PathLike | None = None, fingerprint: dict, resume: bool = True,
-                 segment_seconds: float = 10.0, replaces: tuple | None = None) -> None:
+                 segment_seconds: float = 10.0, replaces: tuple | None = None,
+                 copy_span: tuple | None = None) -> None:
         self.path, self.fps, self.settings, self.replaces = path, Fraction(fps), settings, replaces
+        self.copy_span = copy_span  # the audio/subtitles of a start=/duration= span (see join_segments)
         self.codec = resolve_codec(settings.codec, path)
         self.width, self.height, self.high, self.color = width, height, high, dict(color or {})
         self.offset = round(Fraction(start) * self.fps)
@@ -493,7 +495,8 @@ class SegmentedVideoSink:
         tmp = partial_name(self.path)
         try:
             join_segments([(self._segment_path(k), k * self.per_segment) for k in order], tmp, fps=self.fps,
-                          offset=self.offset, copy_from=self.copy_from, fmt=_container(self.path))
+                          offset=self.offset, copy_from=self.copy_from, fmt=_container(self.path),
+                          copy_span=self.copy_span)
             place_output(tmp, self.path, self.replaces)
         finally:
             tmp.unlink(missing_ok=True)

@@ -179,26 +179,40 @@ def warn_not_carried(src: Path, info: VideoInfo, *, output: str, slowmo: bool = 
 
 
 def read_frames(path: str | os.PathLike, *, high_bit: bool = False, expected: int | None = None,
-                duration: float | None = None) -> Iterator[tuple[Fraction, np.ndarray]]:
+                duration: float | None = None, start: Fraction | None = None,
+                end: Fraction | None = None) -> Iterator[tuple[Fraction, np.ndarray]]:
     """Decode frames as (time in seconds, (H, W, 3) RGB array): uint8, or uint16 when ``high_bit``.
 
     Grayscale input is expanded to RGB; alpha is dropped. A file that ends early (a truncated download, a corrupt
     stream) raises VideoError after its good frames: a decode error, or fewer frames than the container's index
     (``expected``, less the frames an edit list hides, as in a stream-copied trim: those a player shows) or its
     ``duration`` promise. Timestamps that go backwards (clips joined without re-timing) raise VideoError too.
+
+    ``start`` / ``end`` (stream times in seconds): only the frames shown in [start, end), decoding from the key frame
+    before ``start`` (``expected`` is then not checked; ``duration`` up to ``end``).
     """
     fmt = "rgb48le" if high_bit else "rgb24"
     count, last, hidden = 0, None, 0
+    if start is not None or end is not None:
+        expected = None
+        if duration and end is not None:
+            duration = min(duration, float(end))
     try:
         with av.open(str(path)) as c:
             s = c.streams.video[0]
             s.thread_type = "AUTO"
             rate = s.average_rate or Fraction(25)
+            if start:
+                c.seek(int(Fraction(start) / s.time_base), stream=s, backward=True, any_frame=False)
             for packet in c.demux(s):
                 if packet.is_discard and packet.size:  # decoded for reference, never shown (an mp4 edit list)
                     hidden += 1
                 for frame in packet.decode():
                     t = Fraction(frame.pts) * s.time_base if frame.pts is not None else Fraction(count) / rate
+                    if start is not None and t < start:
+                        continue
+                    if end is not None and t >= end:
+                        return
                     if last is not None and t < last:
                         raise VideoError(
                             f"{path}: timestamps go backwards at frame {count} ({float(t):.2f} s after "
@@ -382,11 +396,13 @@ class SegmentEncoder:
 
 
 def join_segments(segments: Sequence[tuple[Path, int]], dst: Path, *, fps: Fraction, offset: int = 0,
-                  copy_from: str | os.PathLike | None = None, fmt: str | None = None) -> Path:
+                  copy_from: str | os.PathLike | None = None, fmt: str | None = None,
+                  copy_span: tuple | None = None) -> Path:
     """Remux ``segments`` ((file, first output frame), in order) into ``dst`` without re-encoding, frame m at
     ``(offset + m) / fps``, and copy the audio/subtitle streams of ``copy_from`` unchanged (same timestamps, so they
     stay in sync). Streams ``dst``'s container cannot hold are transcoded (audio for WebM: Opus) or dropped with a
-    warning. The source is opened once."""
+    warning. The source is opened once. ``copy_span`` (start, end or None, shift; seconds): only the packets of
+    ``copy_from`` in [start, end), moved ``shift`` earlier (a ``start=``/``duration=`` span; chapters are left out)."""
     fps = Fraction(fps).limit_denominator(1_000_000)
     try:
         out = av.open(str(dst), "w", format=fmt)
@@ -404,12 +420,12 @@ def join_segments(segments: Sequence[tuple[Path, int]], dst: Path, *, fps: Fract
                 source = None
         copies = _add_other_streams(out, source) if source is not None else {}
         if source is not None:
-            _copy_chapters_and_tags(source, out)
+            _copy_chapters_and_tags(source, out, chapters=copy_span is None)
         for path, first in segments:
             with av.open(str(path)) as c:
                 _remux_segment(c, out, video, fps=fps, first=offset + first)
         if copies:
-            _copy_streams(source, out, copies)
+            _copy_streams(source, out, copies, span=copy_span)
         out.close()
     except (av.error.FFmpegError, OSError) as err:
         try:
@@ -443,11 +459,18 @@ def _remux_segment(c, out, video, *, fps: Fraction, first: int) -> None:
 _MUXER_TAGS = {"major_brand", "minor_version", "compatible_brands", "encoder", "creation_time", "duration"}
 
 
-def _copy_chapters_and_tags(source, out) -> None:
+def _copy_chapters_and_tags(source, out, *, chapters: bool = True) -> None:
     """The source's chapters (same times) and container tags (title, artist, comment, ...) into ``out``."""
     for key, value in source.metadata.items():
         if key.lower() not in _MUXER_TAGS:
             out.metadata[key] = value
+    if not chapters:
+        try:
+            if source.chapters():
+                log.warning("%s: its chapters are not carried into a start=/duration= span", Path(source.name).name)
+        except (av.error.FFmpegError, AttributeError, ValueError, TypeError):
+            pass
+        return
     try:
         chapters = source.chapters()
         if chapters:
@@ -477,8 +500,18 @@ def _add_other_streams(out, source) -> dict:
     return copies
 
 
-def _copy_streams(source, out, copies: dict) -> None:
-    """Copy (or transcode) the chosen streams of ``source`` into ``out`` in one pass over its packets."""
+def _in_span(time_base, pts, span: tuple | None) -> bool:
+    if span is None:
+        return True
+    if pts is None:
+        return False
+    t = Fraction(pts) * time_base
+    return t >= span[0] and (span[1] is None or t < span[1])
+
+
+def _copy_streams(source, out, copies: dict, *, span: tuple | None = None) -> None:
+    """Copy (or transcode) the chosen streams of ``source`` into ``out`` in one pass over its packets; with ``span``
+    (start, end or None, shift) only those in [start, end), moved ``shift`` seconds earlier."""
     streams = [source.streams[i] for i in copies]
     resamplers = {i: av.AudioResampler(format=t.codec_context.format.name, layout=t.codec_context.layout.name,
                                        rate=t.rate) for i, (t, transcode) in copies.items() if transcode}
@@ -487,10 +520,19 @@ def _copy_streams(source, out, copies: dict) -> None:
         if not transcode:
             if packet.dts is None and packet.pts is None:
                 continue
+            if span is not None:
+                if not _in_span(packet.time_base, packet.pts, span):
+                    continue
+                move = round(Fraction(span[2]) / packet.time_base)
+                packet.pts -= move
+                if packet.dts is not None:
+                    packet.dts -= move
             packet.stream = target
             out.mux(packet)
             continue
         for frame in packet.decode():
+            if span is not None and not _in_span(frame.time_base, frame.pts, span):
+                continue
             frame.pts = None
             for f in resamplers[packet.stream.index].resample(frame):
                 for p in target.encode(f):
