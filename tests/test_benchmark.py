@@ -28,6 +28,12 @@ def test_nets_suite_writes_markdown_and_json(tmp_path):
     assert {r["name"] for r in rows} == {"flow", "dis (OpenCV)"} and all(r["ms_median"] > 0 for r in rows)
 
 
+def test_nets_suite_times_each_precision_and_reports_the_peak(tmp_path):
+    text = run_benchmark(_cfg(nets=["flow"], precisions=["fp32", "bf16"], output=str(tmp_path / "speed.md")))
+    assert "| flow | 2.04M | 48x32 |" in text and "| flow (bf16) | 2.04M | 48x32 |" in text
+    assert "attainable peak" in text and "% of the fp32 peak" in text and "% of the bf16 peak" in text
+
+
 def test_e2e_suite_and_plot(tmp_path):
     arch = {"name": "flow", "hidden_dim": 16, "num_layers": 1}
     ckpt = export_net(tmp_path / "m.pth", build_net(**arch), arch)

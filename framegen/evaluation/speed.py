@@ -130,3 +130,18 @@ def summarize(name: str, height: int, width: int, times: list[float], *, net: nn
     return SpeedResult(name, height, width, params, gflops, statistics.median(times), min(times), len(times),
                        peak_mem_mb)
 
+
+
+def matmul_peak_gflops(dtype: torch.dtype, *, n: int = 2048, repeats: int = 5) -> float:
+    """This machine's attainable compute: GFLOPS of the fastest of ``repeats`` (n x n) @ (n x n) matmuls in ``dtype``
+    on the CPU (2 n^3 FLOPs each), with torch's current thread count."""
+    g = torch.Generator().manual_seed(0)
+    a = torch.rand(n, n, generator=g).to(dtype)
+    b = torch.rand(n, n, generator=g).to(dtype)
+    a @ b  # warm-up (oneDNN / AMX set-up)
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - start)
+    return 2 * n**3 / best / 1e9
