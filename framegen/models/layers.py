@@ -102,15 +102,15 @@ def backward_warp(img: Tensor, flow: Tensor) -> Tensor:
             f"flow must have shape {(img.shape[0], 2, *img.shape[-2:])} to warp img {tuple(img.shape)}, "
             f"got {tuple(flow.shape)}"
         )
-    b, _, h, w = img.shape
+    h, w = img.shape[-2:]
     ys = torch.arange(h, device=img.device, dtype=flow.dtype)
     xs = torch.arange(w, device=img.device, dtype=flow.dtype)
     gy, gx = torch.meshgrid(ys, xs, indexing="ij")
-    x = gx.unsqueeze(0) + flow[:, 0]
-    y = gy.unsqueeze(0) + flow[:, 1]
-    x = 2.0 * x / max(w - 1, 1) - 1.0
-    y = 2.0 * y / max(h - 1, 1) - 1.0
-    grid = torch.stack((x, y), dim=-1)
+    # (p + flow) in pixels -> [-1, 1]: one stack, then one multiply and one subtract in place (the grid is as large as
+    # the frame: every pass over it costs as much as a small convolution)
+    grid = torch.stack((gx.unsqueeze(0) + flow[:, 0], gy.unsqueeze(0) + flow[:, 1]), dim=-1)
+    scale = torch.tensor([2.0 / max(w - 1, 1), 2.0 / max(h - 1, 1)], device=img.device, dtype=flow.dtype)
+    grid = grid.mul_(scale).sub_(1.0)
     return F.grid_sample(img, grid.to(img.dtype), mode="bilinear", padding_mode="border", align_corners=True)
 
 
@@ -243,7 +243,13 @@ class ScaledResidual(nn.Module):
         self.act = nn.LeakyReLU(0.2)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.act(self.conv(x) * self.beta + x)
+        # beta folded into the convolution (conv(x) * beta = conv with beta-scaled weights and bias): one pass over
+        # the feature map less; without autograd the residual and activation run in place
+        beta = self.beta.reshape(-1)
+        y = F.conv2d(x, self.conv.weight * beta.reshape(-1, 1, 1, 1), self.conv.bias * beta, padding=1)
+        if torch.is_grad_enabled():
+            return self.act(y + x)
+        return F.leaky_relu_(y.add_(x), 0.2)
 
 
 class IFBlock(nn.Module):
