@@ -114,7 +114,20 @@ def _discard_untouched_run_folder() -> None:
         if entry.is_file() and entry.suffix == ".log":
             continue
         return
+    _close_file_handlers_under(folder)
     shutil.rmtree(folder, ignore_errors=True)
+
+
+def _close_file_handlers_under(folder: Path) -> None:
+    """Detach and close the logging file handlers that write into ``folder`` (Hydra's log of this run), so nothing
+    logged later tries to reopen a file in a folder that is gone."""
+    for logger in [logging.getLogger(), *(lg for lg in logging.Logger.manager.loggerDict.values()
+                                          if isinstance(lg, logging.Logger))]:
+        for handler in list(logger.handlers):
+            name = getattr(handler, "baseFilename", None)
+            if name and Path(name).resolve().is_relative_to(folder.resolve()):
+                logger.removeHandler(handler)
+                handler.close()
 
 
 # third-party lines a user cannot act on: Lightning's logger advertisement and bookkeeping notes, a torch
