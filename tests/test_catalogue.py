@@ -63,3 +63,27 @@ def test_framegen_models_lists_every_interpolator():
     one = subprocess.run([sys.executable, "-c", "from framegen.commands import main; main()", "models", "default"],
                          capture_output=True, text=True, check=True).stdout
     assert "weights: framegen/weights/default.pth" in one and "licence: MIT" in one
+
+
+def test_row_names_the_tools_cannot_use_are_one_line(tmp_path, monkeypatch, capsys):
+    """method= a reference or an unknown name, method=advanced before its weights ship, precision= a dtype that does
+    not exist: one error line each, exit 2, nothing written."""
+    import framegen.checkpoints as ck
+    from fake_videos import pan_frames, write_video
+    from test_reliability import one_error_line
+
+    from framegen.commands import run_tool
+
+    src = write_video(tmp_path / "a.mp4", pan_frames(4, (32, 48)), codec="libx264")
+    monkeypatch.setenv("FRAMEGEN_ROOT", str(tmp_path))
+    monkeypatch.setattr(ck, "ADVANCED_WEIGHTS", tmp_path / "missing" / "advanced.pth")
+    cases = {"method=mci": "evaluation reference", "method=nope": "unknown interpolator 'nope'",
+             "method=advanced": "experiment=advanced_model", "precision=int4": "precision must be one of auto"}
+    for option, expected in cases.items():
+        monkeypatch.setattr(sys, "argv", ["interpolate.py", f"input={src}", option, "progress=false",
+                                          f"hydra.run.dir={tmp_path / 'hydra'}"])
+        with pytest.raises(SystemExit) as exc:
+            run_tool("interpolate")
+        assert exc.value.code == 2
+        assert expected in one_error_line(capsys.readouterr().err)
+    assert sorted(p.name for p in tmp_path.iterdir() if p.suffix == ".mp4") == ["a.mp4"]
