@@ -145,7 +145,9 @@ def published_rife425() -> Path:
     return path
 
 
-NAMED = {"default": lambda: DEFAULT_WEIGHTS, "advanced": lambda: ADVANCED_WEIGHTS, "rife425": published_rife425}
+# the catalogue's models that are files (framegen.catalogue), by name: init_from= and teacher= take these names too
+NAMED = {"default": lambda: DEFAULT_WEIGHTS, "advanced": lambda: ADVANCED_WEIGHTS, "rife": published_rife425,
+         "rife425": published_rife425}
 
 
 def resolve_checkpoint(ckpt: str | os.PathLike | None) -> Path:

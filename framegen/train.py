@@ -12,6 +12,7 @@ import logging
 import os
 import shlex
 import shutil
+import signal
 import sys
 import tempfile
 import warnings
@@ -102,12 +103,31 @@ def _hydra_run_folder() -> Path | None:
         return None
 
 
+def _process_start() -> float | None:
+    """When this process started (Linux: its /proc entry's ctime), or None where that is unknown."""
+    try:
+        return os.stat(f"/proc/{os.getpid()}").st_ctime
+    except OSError:
+        return None
+
+
+def _restore_signal_handlers(handlers: dict) -> None:
+    for sig, handler in handlers.items():
+        try:
+            signal.signal(sig, handler)
+        except (ValueError, TypeError):  # not the main thread, or a handler set outside Python
+            pass
+
+
 def _discard_untouched_run_folder() -> None:
     """Remove this invocation's Hydra run folder when it holds nothing but Hydra's config copy and log (a run that
     failed before it wrote anything), so a refused run leaves no empty run folder behind."""
     folder = _hydra_run_folder()
     if folder is None or not folder.is_dir():
         return
+    config, start = folder / ".hydra" / "config.yaml", _process_start()
+    if start is None or not config.is_file() or config.stat().st_mtime < start - 1.0:
+        return  # a folder an earlier invocation wrote (or no way to tell): never removed
     for entry in folder.iterdir():
         if entry.name == ".hydra" and entry.is_dir() and all(f.suffix == ".yaml" for f in entry.iterdir()):
             continue
@@ -232,6 +252,9 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
     metrics: dict[str, float] = {}
     if cfg.get("train", True):
+        # Lightning restores the handlers it found when it tears down; on a stopped or failed fit it finds the
+        # LastCheckpoint's and puts those back: restore the caller's own (a notebook, the API, the next trial)
+        handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
         try:
             trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"), weights_only=False)
         except (KeyboardInterrupt, SystemExit) as err:
@@ -248,6 +271,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
             raise TrainingError(f"{write_error(err, err.filename or cfg.paths.output_dir)} at step "
                                 f"{trainer.global_step}: free some space (or fix the folder) and resume with "
                                 f"ckpt_path=") from None
+        finally:
+            _restore_signal_handlers(handlers)
         _validate_at_end(trainer, module, datamodule)
         metrics.update({k: float(v) for k, v in trainer.callback_metrics.items()})
     if cfg.get("validate", False) and not cfg.get("train", True):

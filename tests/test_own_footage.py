@@ -63,6 +63,17 @@ def test_clips_of_one_scene_by_name_share_a_split(tmp_path):
                for s in ("carphone", "foreman", "akiyo", "news", "mobile", "tempete"))
 
 
+def test_names_that_give_one_scene_for_every_clip_do_not_collapse_the_split(tmp_path):
+    """video_1 ... video_12 all read as the scene 'video': that would put every clip in train, so each clip is its
+    own group there and the folder still splits three ways."""
+    root = tmp_path / "videos"
+    for i in range(8):
+        write_video(root / f"video_{i + 1}.mp4", pan_frames(12, (32, 64), seed=i, photo=PHOTOS[i % 6]),
+                    codec="libx264")
+    where = split_of(source(root, tmp_path, group_by_content=False).prepare())
+    assert len(where) == 8 and set(where.values()) == {"train", "val", "test"}
+
+
 def test_clips_of_one_scene_by_content_share_a_split(tmp_path):
     root = tmp_path / "videos"
     for i in range(6):

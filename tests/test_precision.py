@@ -51,6 +51,9 @@ def test_only_the_convolution_blocks_change_dtype():
 
 
 def test_auto_picks_bf16_only_where_the_hardware_has_it():
+    assert cpu_has_bf16("flags\t\t: fpu sse2 avx512f avx512_bf16 amx_tile")
+    assert cpu_has_bf16("flags\t\t: fpu sse2 amx_bf16 amx_tile")
+    assert not cpu_has_bf16("flags\t\t: fpu sse2 avx2 avx512f avx512_vnni")
     expected = "bf16" if cpu_has_bf16() else "fp32"
     assert resolve_precision("auto", torch.device("cpu")) == expected
     assert resolve_precision("fp32", torch.device("cpu")) == "fp32"

@@ -10,7 +10,9 @@ from __future__ import annotations
 import logging
 import os
 import re
+from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -331,7 +333,7 @@ class VideoFolderSource(VideoSource):
     def cache_config(self) -> dict:
         config = super().cache_config()
         if self._automatic_split():  # the grouping decides the split only then; other caches keep their hash
-            config["grouping"] = {"rule": "scene_name-1", "by_name": self.group_by_name,
+            config["grouping"] = {"rule": "scene_name-2", "by_name": self.group_by_name,
                                   "by_content": self.group_by_content}
         return config
 
@@ -390,4 +392,20 @@ class VideoFolderSource(VideoSource):
             entries = self._scan(self.root, None)
         if not entries:
             raise FileNotFoundError(f"no videos or frame folders under {self.root}")
-        return entries
+        return self._names_that_tell_nothing_apart(entries) if self.group_by_name else entries
+
+    def _names_that_tell_nothing_apart(self, entries: list[VideoEntry]) -> list[VideoEntry]:
+        """A class of 3 or more clips whose names all give one scene (``video_1`` ... ``video_12``, ``2024_07_01``
+        ...) would put every clip in one split: there the name says nothing, and each clip is its own group."""
+        by_label: dict[str, list[VideoEntry]] = defaultdict(list)
+        for e in entries:
+            by_label[e.label].append(e)
+        out = []
+        for label, group in by_label.items():
+            named = [e for e in group if e.group == f"{label}:{scene_name(Path(e.path).stem)}"]
+            if len(group) >= 3 and len(named) == len(group) and len({e.group for e in group}) == 1:
+                log.warning("every clip of %s has the scene name %r: each clip is its own group instead",
+                            self.root / (label if label != "default" else ""), group[0].group.split(":", 1)[1])
+                group = [replace(e, group=f"{label}:{e.video_id}") for e in group]
+            out += group
+        return out

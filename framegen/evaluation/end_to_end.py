@@ -52,7 +52,7 @@ def minterpolate(clip: Path, out: Path, fps: Fraction, *, crf: int = 18, preset:
     return {"frames_out": _count_frames(out), "seconds": seconds}
 
 
-def run_end_to_end(clip: str | Path, *, factor: int = 2, ckpt: str | None = None, methods=("framegen", "mci", "rife"),
+def run_end_to_end(clip: str | Path, *, factor: int = 2, ckpt: str | None = None, methods=("framegen", "mci", "rife_reference"),
                    batch_size: int = 4, precision: str = "fp32") -> list[dict]:
     clip = Path(clip)
     info = probe_video(clip)
@@ -66,6 +66,8 @@ def run_end_to_end(clip: str | Path, *, factor: int = 2, ckpt: str | None = None
                 rows.append({"method": "ffmpeg minterpolate (mci, aobmc, bidir, scd=none)", **r,
                              "decode_share": None, "encode_share": None})
                 continue
+            if name not in ("framegen", "rife_reference"):
+                raise ValueError(f"e2e_methods: unknown method {name!r}; use framegen, mci, rife_reference")
             interp = (Interpolator.from_checkpoint(ckpt, device="cpu", batch_size=batch_size, precision=precision)
                       if name == "framegen" else RifeInterpolator())
             s = interpolate_file(clip, out, interp, Job(factor=factor, overwrite=True, progress=False))

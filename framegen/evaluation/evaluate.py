@@ -14,7 +14,7 @@ import torch
 from omegaconf import DictConfig, ListConfig
 
 from framegen.evaluation.benchmarks import BENCHMARKS, load_triplets, video_triplets
-from framegen.evaluation.methods import build_method
+from framegen.evaluation.methods import build_method, method_label
 from framegen.evaluation.protocol import score, to_tensor
 from framegen.inference.interpolator import pick_device
 from framegen.media import user_path, video_files
@@ -66,7 +66,7 @@ def evaluate(cfg: DictConfig) -> dict:
             lpips = LPIPS("alex").to("cpu")
         except BackboneWeightsNotFound as err:
             log.warning("LPIPS column left empty: %s", err)
-    methods = [(name + ("+tta" if name == "model" and cfg.get("tta") else ""),
+    methods = [(method_label(name, tta=bool(cfg.get("tta")), precision=str(cfg.get("precision", "fp32"))),
                 build_method(name, ckpt=cfg.get("ckpt"), device=device, tta=bool(cfg.get("tta")),
                              scale=cfg.get("scale", 1.0), precision=str(cfg.get("precision", "fp32"))))
                for name in _as_list(cfg.method)]

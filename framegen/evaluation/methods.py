@@ -122,6 +122,17 @@ class NetMethod:
         return self.interp(to_tensor(img0), to_tensor(img1), t)
 
 
+def _learned(name: str) -> bool:
+    return name not in ("dis", "average", "repeat", "mci", "rife_reference")
+
+
+def method_label(name: str, *, tta: bool = False, precision: str = "fp32") -> str:
+    """The name a method's scores are written under: ``+tta`` and ``+<precision>`` when they apply to it."""
+    if not _learned(name):
+        return name
+    return name + ("+tta" if tta else "") + ("" if precision == "fp32" else f"+{precision}")
+
+
 def build_method(name: str, *, ckpt: str | None = None, device: str = "cpu", tta: bool = False,
                  scale: float = 1.0, precision: str = "fp32"):
     """The method called ``name``: an evaluation reference (``mci``, ``rife_reference``) or any interpolator of the
@@ -133,7 +144,7 @@ def build_method(name: str, *, ckpt: str | None = None, device: str = "cpu", tta
         return RifePeer(device=device)
     from framegen.catalogue import get_model
 
-    learned = name not in ("dis", "average", "repeat")
+    learned = _learned(name)
     net = get_model(name, ckpt)
     return NetMethod(net, name=name, device=device if learned else "cpu", tta=tta and learned,
                      scale=scale if learned else 1.0, precision=precision if learned else "fp32")

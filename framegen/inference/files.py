@@ -217,6 +217,9 @@ def _interpolate_file(src: Path, dst: Path, interpolator: Interpolator, job: Job
         if span is not None:  # image i is shown at i / input_fps
             files = [f for i, f in enumerate(files)
                      if i / in_fps >= span[0] and (span[1] is None or i / in_fps < span[1])]
+            if not files:
+                raise VideoError(f"no image of {src.name} is shown in start={job.start} duration={job.duration} "
+                                 f"(at input_fps={job.input_fps}): give a longer duration")
         first = read_image(files[0], keep_depth=True)
         h, w = first.shape[:2]
         n, start, color, high = len(files), Fraction(0), {}, first.dtype == np.uint16

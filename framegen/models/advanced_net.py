@@ -32,6 +32,7 @@ from framegen.models.layers import (
     InterpolationOutput,
     ResBlock,
     backward_warp,
+    blend,
     compute_dtype,
     conv,
     crop_to,
@@ -226,9 +227,7 @@ class AdvancedFrameInterpolationNet(nn.Module):
         ctx[-1] = (a, c)
         out = self.decoder(state, [torch.cat(pair, dim=1) for pair in ctx])
 
-        mask_logit = mask_logit + out[:, :1]
-        mask = torch.sigmoid(mask_logit)
-        merged = mask * warped0 + (1.0 - mask) * warped1
+        merged, mask = blend(warped0, warped1, mask_logit + out[:, :1])
         frame = (merged + torch.tanh(out[:, 1:])).clamp(0.0, 1.0)
         return InterpolationOutput(crop_to(frame, size), crop_to(flows, size), crop_to(mask, size))
 

@@ -171,8 +171,14 @@ def fuse(img0: Tensor, img1: Tensor, flows: Tensor, mask_logit: Tensor) -> tuple
     """
     warped0 = backward_warp(img0, flows[:, 0:2])
     warped1 = backward_warp(img1, flows[:, 2:4])
+    merged, mask = blend(warped0, warped1, mask_logit)
+    return merged, warped0, warped1, mask
+
+
+def blend(warped0: Tensor, warped1: Tensor, mask_logit: Tensor) -> tuple[Tensor, Tensor]:
+    """The fusion of two warped frames: (mask * warped0 + (1 - mask) * warped1, mask) with mask = sigmoid(logit)."""
     mask = torch.sigmoid(mask_logit)
-    return mask * warped0 + (1.0 - mask) * warped1, warped0, warped1, mask
+    return mask * warped0 + (1.0 - mask) * warped1, mask
 
 
 # ------------------------------------------------------------------ RIFE v4-style blocks (shared by rife.py and
@@ -246,7 +252,8 @@ class ScaledResidual(nn.Module):
         # beta folded into the convolution (conv(x) * beta = conv with beta-scaled weights and bias): one pass over
         # the feature map less; without autograd the residual and activation run in place
         beta = self.beta.reshape(-1)
-        y = F.conv2d(x, self.conv.weight * beta.reshape(-1, 1, 1, 1), self.conv.bias * beta, padding=1)
+        c = self.conv
+        y = F.conv2d(x, c.weight * beta.reshape(-1, 1, 1, 1), c.bias * beta, c.stride, c.padding, c.dilation)
         if torch.is_grad_enabled():
             return self.act(y + x)
         return F.leaky_relu_(y.add_(x), 0.2)
