@@ -89,6 +89,13 @@ def test_a_span_of_numbered_images(tmp_path, interp):
     interpolate_file(folder, tmp_path / "span.mp4", interp, Job(factor=2, input_fps=10, progress=False, start=0.5,
                                                                    duration=1))
     assert streams(tmp_path / "span.mp4")["frames"] == 20
+    # a span between two images holds none of them: one clear error, nothing written
+    from framegen.inference.video_io import VideoError
+
+    with pytest.raises(VideoError, match="no image of frames is shown in start=0.41 duration=0.001"):
+        interpolate_file(folder, tmp_path / "none.mp4", interp, Job(factor=2, input_fps=10, progress=False,
+                                                                       start=0.41, duration=0.001))
+    assert not (tmp_path / "none.mp4").exists()
 
 
 def test_start_after_the_end_is_one_line(tmp_path):
