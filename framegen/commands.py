@@ -18,6 +18,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from framegen import config_dir
+from framegen.errors import FramegenError
 
 log = logging.getLogger(__name__)
 
@@ -223,22 +224,17 @@ def worker_error(err: BaseException) -> str | None:
 
 @_hydra_main("interpolate")
 def _interpolate(cfg: DictConfig) -> None:
-    # torch-free imports (run() checks the paths and options before it loads torch); CheckpointError is a ValueError
+    # torch-free import: run() checks the paths and options before it loads torch
     from framegen.inference.cli import interrupted_message, run
-    from framegen.media import MediaError
 
     try:
         result = run(cfg)
-    except (MediaError, FileNotFoundError, ValueError, OSError) as err:
+    except (FramegenError, FileNotFoundError, ValueError, OSError) as err:
         fail(err)
     except KeyboardInterrupt:
         print(interrupted_message(cfg), file=sys.stderr)
         sys.exit(130)
     except (MemoryError, RuntimeError) as err:  # torch.OutOfMemoryError is a RuntimeError
-        from framegen.inference.pipeline import NonFiniteOutput  # torch is loaded by now: the net ran
-
-        if isinstance(err, NonFiniteOutput):
-            fail(err)
         message = out_of_memory(err, cfg)
         if message is None:
             raise
@@ -249,10 +245,7 @@ def _interpolate(cfg: DictConfig) -> None:
 
 @_hydra_main("train")
 def _train(cfg: DictConfig) -> float | None:
-    from framegen.checkpoints import CheckpointError
-    from framegen.data import CacheError, DataError
-    from framegen.media import MediaError
-    from framegen.train import TrainingError, optimized_metric, train
+    from framegen.train import optimized_metric, train
 
     try:
         return optimized_metric(cfg, train(cfg))
@@ -261,24 +254,20 @@ def _train(cfg: DictConfig) -> float | None:
               "ckpt_path=<run folder>/checkpoints/last.ckpt", file=sys.stderr)
         sys.exit(130)
     except Exception as err:  # a DataLoader worker's error comes back wrapped, whatever its type
-        known = (TrainingError, DataError, CacheError, CheckpointError, MediaError, FileNotFoundError)
         message = worker_error(err) or config_error(err)
-        if message is None and not isinstance(err, known):
+        if message is None and not isinstance(err, (FramegenError, FileNotFoundError)):
             raise
-        fail(message or err, code=1)
+        fail(message or err, code=1)  # a training run that cannot go on ends with 1, whatever stopped it
     return None
 
 
 @_hydra_main("evaluate")
 def _evaluate(cfg: DictConfig) -> None:
-    from framegen.checkpoints import CheckpointError
     from framegen.evaluation.evaluate import evaluate, markdown_table
-    from framegen.evaluation.methods import MethodUnavailable
-    from framegen.media import MediaError
 
     try:
         summary = evaluate(cfg)
-    except (CheckpointError, MethodUnavailable, MediaError, FileNotFoundError, ValueError) as err:
+    except (FramegenError, FileNotFoundError, ValueError) as err:
         fail(err)
     print(markdown_table(summary))
     print(f"written to {cfg.output_dir}")
@@ -286,25 +275,23 @@ def _evaluate(cfg: DictConfig) -> None:
 
 @_hydra_main("benchmark")
 def _benchmark(cfg: DictConfig) -> None:
-    from framegen.evaluation.methods import MethodUnavailable
     from framegen.evaluation.report import run_benchmark
-    from framegen.media import MediaError
 
     try:
         print(run_benchmark(cfg))
-    except (MethodUnavailable, MediaError, FileNotFoundError, ValueError) as err:
+    except (FramegenError, FileNotFoundError, ValueError) as err:
         fail(err)
 
 
 @_hydra_main("prepare_corpus")
 def _corpus(cfg: DictConfig) -> None:
-    from framegen.data.corpus import CorpusError, items_from_config, prepare
+    from framegen.data.corpus import items_from_config, prepare
 
     logging.getLogger("framegen").setLevel(logging.INFO)
     items = items_from_config(OmegaConf.to_container(cfg.entries, resolve=True))
     try:
         rows = prepare(items, cfg.out_dir, download_dir=cfg.download_dir, manifest=cfg.manifest)
-    except CorpusError as err:
+    except FramegenError as err:
         fail(err)
     for kind, split in (("video", "train"), ("video", "val"), ("photo", "train")):
         sel = [r for r in rows if r.kind == kind and r.split == split]

@@ -15,13 +15,15 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from framegen.errors import FramegenError
+
 log = logging.getLogger(__name__)
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".ogv"})
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"})
 
 
-class MediaError(RuntimeError):
+class MediaError(FramegenError, RuntimeError):
     """An image, frame folder or video cannot be read or written; the message is one line."""
 
 

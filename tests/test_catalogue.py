@@ -68,10 +68,10 @@ def test_framegen_models_lists_every_interpolator():
 def test_row_names_the_tools_cannot_use_are_one_line(tmp_path, monkeypatch, capsys):
     """method= a reference or an unknown name, method=advanced before its weights ship, precision= a dtype that does
     not exist: one error line each, exit 2, nothing written."""
-    import framegen.checkpoints as ck
+    from conftest import one_error_line
     from fake_videos import pan_frames, write_video
-    from test_reliability import one_error_line
 
+    import framegen.checkpoints as ck
     from framegen.commands import run_tool
 
     src = write_video(tmp_path / "a.mp4", pan_frames(4, (32, 48)), codec="libx264")

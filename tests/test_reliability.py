@@ -14,40 +14,14 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from conftest import ROOT, TINY_ARCH, compose_train
+from conftest import ROOT, TINY_ARCH, compose_train, one_error_line
 from fake_videos import pan_frames, write_frames, write_video
 
 from framegen.checkpoints import export_net
-from framegen.commands import run_tool
 from framegen.inference.files import Job, interpolate_file
 from framegen.inference.interpolator import Interpolator
 from framegen.inference.sample import make_sample_clip
 from framegen.models import build_net
-
-
-@pytest.fixture
-def tool(tmp_path, monkeypatch, capsys):
-    """Run a framegen tool in this process as its script would: returns (exit code, stdout, stderr)."""
-    monkeypatch.setenv("FRAMEGEN_ROOT", str(tmp_path))
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-
-    def run(name: str, *args: str):
-        monkeypatch.setattr(sys, "argv", [f"{name}.py", *args, "hydra.run.dir=" + str(tmp_path / "hydra")])
-        code = 0
-        try:
-            run_tool(name)
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        out = capsys.readouterr()
-        return code, out.out, out.err
-
-    return run
-
-
-def one_error_line(err: str) -> str:
-    lines = [ln for ln in err.strip().splitlines() if ln.startswith("error:")]
-    assert len(lines) == 1 and "Traceback" not in err, err[-2000:]
-    return lines[0]
 
 
 def tree(folder: Path) -> dict[str, bytes]:

@@ -5,7 +5,6 @@ Ctrl-C: each gives a correct output or one `error:` line."""
 
 from __future__ import annotations
 
-import logging
 import os
 import signal
 import subprocess
@@ -17,39 +16,11 @@ import av
 import numpy as np
 import pytest
 import torch
-from conftest import ROOT
+from conftest import ROOT, one_error_line
 from fake_videos import pan_frames, write_video
 
-from framegen.commands import run_tool
 from framegen.inference.files import Job, interpolate_file
 from framegen.inference.interpolator import Interpolator
-
-
-@pytest.fixture
-def tool(tmp_path, monkeypatch, capsys):
-    """Run a framegen tool in this process as its script would: returns (exit code, stdout, stderr)."""
-    monkeypatch.setenv("FRAMEGEN_ROOT", str(tmp_path))
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-
-    def run(name: str, *args: str):
-        monkeypatch.setattr(sys, "argv", [f"{name}.py", *args, "hydra.run.dir=" + str(tmp_path / "hydra")])
-        code, handlers = 0, logging.root.handlers[:]
-        try:
-            run_tool(name)
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        finally:
-            logging.root.handlers = handlers  # Hydra's handlers write to this test's captured stderr
-        out = capsys.readouterr()
-        return code, out.out, out.err
-
-    return run
-
-
-def one_error_line(err: str) -> str:
-    lines = [ln for ln in err.strip().splitlines() if ln.startswith("error:")]
-    assert len(lines) == 1 and "Traceback" not in err, err[-2000:]
-    return lines[0]
 
 
 def clip(path: Path, n: int = 6, size=(48, 64)) -> Path:

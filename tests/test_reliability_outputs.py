@@ -14,8 +14,9 @@ import av
 import numpy as np
 import pytest
 import test_reliability
+from conftest import one_error_line
+from test_reliability import tree
 from fake_videos import pan_frames, write_video
-from test_reliability import one_error_line, tree
 
 from framegen.inference.files import Job, interpolate_file
 from framegen.inference.interpolator import Interpolator

@@ -17,42 +17,14 @@ import lightning as L
 import numpy as np
 import pytest
 import torch
-from conftest import ROOT, compose_train
+from conftest import ROOT, compose_train, one_error_line
 from fake_videos import pan_frames, write_video
-
-from framegen.commands import run_tool
 
 SMALL = ["data.source.size=32", "data.source.train_samples=8", "data.source.val_samples=2", "data.batch_size=2",
          "data.val_batch_size=2", "model.net.hidden_dim=16", "model.net.num_layers=1", "callbacks.progress_bar=null"]
 HERE = Path(__file__).resolve().parent
 
 
-@pytest.fixture
-def tool(tmp_path, monkeypatch, capsys):
-    """Run a framegen tool in this process as its script would: returns (exit code, stdout, stderr)."""
-    monkeypatch.setenv("FRAMEGEN_ROOT", str(tmp_path))
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
-
-    def run(name: str, *args: str):
-        monkeypatch.setattr(sys, "argv", [f"{name}.py", *args, "hydra.run.dir=" + str(tmp_path / "hydra")])
-        code = 0
-        try:
-            run_tool(name)
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        out = capsys.readouterr()
-        return code, out.out, out.err
-
-    yield run
-    for s, h in handlers.items():
-        signal.signal(s, h)
-
-
-def one_error_line(err: str) -> str:
-    lines = [ln for ln in err.strip().splitlines() if ln.startswith("error:")]
-    assert len(lines) == 1 and "Traceback" not in err, err[-2000:]
-    return lines[0]
 
 
 def _env(tmp_path: Path) -> dict:

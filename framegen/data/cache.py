@@ -28,13 +28,16 @@ from framegen.data.entries import VideoEntry
 from framegen.data.quality import QualityConfig, analyse, reject_reason
 from framegen.data.splits import SPLITS, achieved_ratios
 from framegen.data.video import VideoReadError, fit_frame
+from framegen.errors import FramegenError
 
 log = logging.getLogger(__name__)
 FORMAT = "framegen.cache/1"
 
 
-class CacheError(RuntimeError):
+class CacheError(FramegenError, RuntimeError):
     """The cache cannot be built or used (stale config, full disk, no permission)."""
+
+    exit_code = 1
 
 
 def config_hash(config: dict) -> str:

@@ -25,13 +25,15 @@ from pathlib import Path
 
 import cv2
 
+from framegen.errors import FramegenError
+
 log = logging.getLogger(__name__)
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".ogv")
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 
 
-class CorpusError(RuntimeError):
+class CorpusError(FramegenError, RuntimeError):
     """A package could not be fetched or unpacked, or a licence could not be confirmed."""
 
 

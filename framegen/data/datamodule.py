@@ -10,11 +10,15 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader, Dataset, default_collate
 
+from framegen.errors import FramegenError
+
 log = logging.getLogger(__name__)
 
 
-class DataError(RuntimeError):
+class DataError(FramegenError, RuntimeError):
     """The data cannot make batches (no samples, no usable videos); the message is one line."""
+
+    exit_code = 1
 
 
 def auto_workers(cap: int = 8) -> int:

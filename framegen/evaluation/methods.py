@@ -20,12 +20,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from framegen.errors import FramegenError
 from framegen.evaluation.protocol import to_tensor
 
 RIFE_SHA256 = "1195a2f0de8fcc06228590670c15cee18e27dd4f562864bf10454bed6f1e9c44"
 
 
-class MethodUnavailable(RuntimeError):
+class MethodUnavailable(FramegenError, RuntimeError):
     """The method needs something that is not installed."""
 
 

@@ -18,6 +18,7 @@ from fractions import Fraction
 import numpy as np
 import torch
 
+from framegen.errors import FramegenError
 from framegen.inference.interpolator import Interpolator
 from framegen.inference.schedule import (
     DUPLICATE,
@@ -34,7 +35,7 @@ log = logging.getLogger(__name__)
 _END = object()
 
 
-class NonFiniteOutput(RuntimeError):
+class NonFiniteOutput(FramegenError, RuntimeError):
     """The net produced NaN or infinite values (broken weights); nothing of it is written."""
 
 
