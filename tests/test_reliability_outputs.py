@@ -13,16 +13,13 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-import test_reliability
 from conftest import one_error_line
-from test_reliability import tree
 from fake_videos import pan_frames, write_video
+from test_reliability import tree
 
 from framegen.inference.files import Job, interpolate_file
 from framegen.inference.interpolator import Interpolator
 from framegen.inference.video_io import VideoError
-
-tool = test_reliability.tool  # the fixture that runs a tool as its script would
 
 
 def clip(path: Path, n: int = 6, size=(48, 64), **kw) -> Path:
