@@ -295,10 +295,19 @@ def test_row_ctrl_c_in_the_first_second_of_the_script(tmp_path):
     src = clip(tmp_path / "a.mp4", n=50)
     env = {**os.environ, "FRAMEGEN_ROOT": str(tmp_path), "XDG_CACHE_HOME": str(tmp_path / "cache"),
            "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "interpolate.py"), f"input={src}",
-                             f"output={tmp_path / 'b.mp4'}", "progress=false"], cwd=tmp_path, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(1.0)  # the interpreter is up; Hydra and torch are being imported
+    # the script as scripts/interpolate.py runs it, with a marker once `import framegen.commands` is done: the
+    # signal then lands while Hydra and torch are imported (not during the interpreter's own start, which no
+    # Python code can catch); a fixed sleep was flaky on a loaded machine
+    marker = tmp_path / "imported"
+    code = (f"import sys, pathlib; from framegen.commands import run_tool; pathlib.Path({str(marker)!r}).touch(); "
+            f"sys.argv = ['interpolate.py', 'input={src}', 'output={tmp_path / 'b.mp4'}', 'progress=false']; "
+            f"run_tool('interpolate')")
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not marker.exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.01)
+    time.sleep(0.2)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130 and "Traceback" not in err and "interrupted" in err, err
