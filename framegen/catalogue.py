@@ -23,6 +23,7 @@ from torch import nn
 from framegen import checkpoints
 from framegen.checkpoints import CheckpointError, load_net
 from framegen.models import build_net, count_parameters
+from framegen.models.advanced_net import DEFAULT_FLOW
 
 # the scores' columns: UCF101-DVF PSNR (dB), Middlebury-other IE, DAVIS PSNR (dB), by scripts/evaluate.py
 SCORE_KEYS = ("ucf101_psnr", "middlebury_ie", "davis_psnr")
@@ -82,8 +83,7 @@ register(Entry(
     weights="framegen/weights/default.pth (shipped)", licence="MIT (from RIFE 4.25's weights, fine-tuned by framegen)",
     recipe="experiment=default_model_stage7 (docs/model_card.md)",
     load=_shipped("default", "reinstall framegen"),
-    arch=lambda: build_net("flow", block="rife", widths=[192, 128, 96, 64, 32], scales=[16, 8, 4, 2, 1],
-                           num_layers=8, feature_channels=4, refine_width=0),
+    arch=lambda: build_net("flow", **DEFAULT_FLOW),
     gflops_720p=40.0, scores={"ucf101_psnr": 34.90, "middlebury_ie": 2.54, "davis_psnr": 27.22}))
 register(Entry(
     "advanced", "the quality net: the default's flows, context warped to t, cross-frame attention, a U-Net decoder",
