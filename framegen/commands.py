@@ -28,6 +28,7 @@ TOOLS = {
     "evaluate": ("evaluate", "score methods on VFI test sets, your own triplets, or a video"),
     "benchmark": ("benchmark", "speed of nets and peers per frame, whole videos, real-time latency, curves"),
     "corpus": ("prepare_corpus", "fetch the real-footage corpus from Debian packages (data/corpus, manifest)"),
+    "app": ("app", "a local web page: drop a video, watch it progress, compare, download (framegen[app])"),
 }
 _CONF = str(config_dir())
 
@@ -299,8 +300,20 @@ def _corpus(cfg: DictConfig) -> None:
     print(f"corpus in {cfg.out_dir}; manifest {cfg.manifest}")
 
 
+@_hydra_main("app")
+def _app(cfg: DictConfig) -> None:
+    from framegen.app import serve
+
+    try:
+        serve(cfg)
+    except FramegenError as err:
+        fail(err)
+    except KeyboardInterrupt:
+        print("framegen app stopped", file=sys.stderr)
+
+
 _MAINS = {"interpolate": _interpolate, "train": _train, "evaluate": _evaluate, "benchmark": _benchmark,
-          "corpus": _corpus}
+          "corpus": _corpus, "app": _app}
 
 
 def run_tool(tool: str):

@@ -119,8 +119,11 @@ class _Harness:
         self._put(self.decoded, _END)
 
     def _encode(self) -> None:
-        while True:
-            item = self.encoded.get()
+        while not self.stop.is_set():  # a failed or cancelled run stops it: the sink is aborted after it ends
+            try:
+                item = self.encoded.get(timeout=0.1)
+            except queue.Empty:
+                continue
             if item is _END:
                 return
             t0 = time.perf_counter()
@@ -223,12 +226,14 @@ class _Harness:
         finally:
             self.stop.set()
             self.decoder.join(timeout=5)
+            self.encoder.join(timeout=5)
         return self.stats
 
 
 def run_pipeline(frames: Iterator[tuple[Fraction, np.ndarray]], sink, interpolator: Interpolator, *,
                  out_fps: Fraction, frame_duration: Fraction, scenes: SceneSettings | None = None,
-                 total: int | None = None, progress: bool = True, queue_size: int = 16, start_index: int = 0) -> dict:
+                 total: int | None = None, progress: bool | Callable = True, queue_size: int = 16,
+                 start_index: int = 0) -> dict:
     """Interpolate a stream of (time, RGB frame) into ``sink`` at ``out_fps``.
 
     ``sink.write(frame)`` receives the output frames in order from ``start_index`` (earlier ones were written by an
@@ -237,7 +242,9 @@ def run_pipeline(frames: Iterator[tuple[Fraction, np.ndarray]], sink, interpolat
     timings; exceptions from any stage are raised here (the caller aborts the sink).
     """
     bar = None
-    if progress:
+    if callable(progress):  # a caller's own bar, made as tqdm is (the web app's): update(n) per frame, close()
+        bar = progress(total=total, initial=min(start_index, total or start_index))
+    elif progress:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=total, initial=min(start_index, total or start_index), unit="frame", desc="interpolating",
