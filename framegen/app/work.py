@@ -115,18 +115,19 @@ def unpack_frames(archive: Path, folder: Path) -> Path:
             if len(members) < 2:
                 raise MediaError(f"{archive.name} holds {len(members)} image(s): a zip of frames needs at least 2 "
                                  f"numbered images ({', '.join(sorted(IMAGE_SUFFIXES))})")
-            _check_room(archive, folder.parent, sum(m.file_size for m in members))
             folder.mkdir(parents=True)
+            _check_room(archive, folder, sum(m.file_size for m in members))
             for k, m in enumerate(members):
                 target = folder / f"{k:08d}{Path(m.filename).suffix.lower()}"
                 with z.open(m) as fin, open(target, "wb") as fout:
                     shutil.copyfileobj(fin, fout, 1 << 20)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError) as err:
+    except BaseException as err:
         shutil.rmtree(folder, ignore_errors=True)
-        raise MediaError(f"cannot read {archive.name} as a zip: {err}") from None
-    except OSError as err:
-        shutil.rmtree(folder, ignore_errors=True)
-        raise MediaError(f"cannot unpack {archive.name}: {err.strerror or err}") from None
+        if isinstance(err, zipfile.BadZipFile | zipfile.LargeZipFile | EOFError):
+            raise MediaError(f"cannot read {archive.name} as a zip: {err}") from None
+        if isinstance(err, OSError):
+            raise MediaError(f"cannot unpack {archive.name}: {err.strerror or err}") from None
+        raise
     return folder
 
 
