@@ -1,10 +1,12 @@
-"""Data sources (synthetic motion, UCF-101, Hugging Face mirrors, video folders) and the LightningDataModule."""
+"""Data sources (synthetic motion, UCF-101, Hugging Face mirrors, video folders, Vimeo-90K and X4K1000FPS) and the
+LightningDataModule."""
 
 from framegen.data.cache import CacheError, FrameCache
 from framegen.data.datamodule import DataError, InterpolationDataModule, Source
 from framegen.data.entries import VideoEntry
 from framegen.data.hf import HFUCF101Source
 from framegen.data.mixed import MixedDataset, MixedSource
+from framegen.data.research_sets import ResearchSetError, VimeoSource, X4KSource
 from framegen.data.sources import UCF101Source, VideoFolderSource, VideoSource
 from framegen.data.synthetic import MotionConfig, SyntheticMotion, SyntheticSource, load_photos
 
@@ -17,6 +19,7 @@ __all__ = [
     "MixedDataset",
     "MixedSource",
     "MotionConfig",
+    "ResearchSetError",
     "Source",
     "SyntheticMotion",
     "SyntheticSource",
@@ -24,5 +27,7 @@ __all__ = [
     "VideoEntry",
     "VideoFolderSource",
     "VideoSource",
+    "VimeoSource",
+    "X4KSource",
     "load_photos",
 ]
