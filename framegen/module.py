@@ -40,7 +40,7 @@ class InterpolationModule(L.LightningModule):
     Args (plain values only, so ``load_from_checkpoint(path)`` needs no Hydra):
         net: {"name": registry name, **architecture kwargs}.
         loss: keyword arguments of :class:`framegen.losses.FramegenLoss`.
-        optimizer: {"lr", "weight_decay", "betas"} for AdamW.
+        optimizer: {"lr", "weight_decay", "betas"} for AdamW, and optionally "eps" (AdamW's, 1e-8 by default).
         scheduler: {"warmup_steps", "min_lr_ratio"}; total steps come from the trainer.
         compile: wrap the net in ``torch.compile`` for training.
         channels_last: run the net (and the teacher) in channels-last memory layout; None = on the CPU only, where
@@ -223,7 +223,8 @@ class InterpolationModule(L.LightningModule):
                 raise TrainingError(f"model.{name} lacks {', '.join(missing)} (conf/model/_module.yaml has them all)")
         cfg = self.optimizer_cfg
         trainable = [p for p in self.net.parameters() if p.requires_grad]  # a frozen part (train_flow=false) stays out
-        opt = torch.optim.AdamW(trainable, lr=cfg["lr"], weight_decay=cfg["weight_decay"], betas=tuple(cfg["betas"]))
+        opt = torch.optim.AdamW(trainable, lr=cfg["lr"], weight_decay=cfg["weight_decay"], betas=tuple(cfg["betas"]),
+                                eps=float(cfg.get("eps", 1e-8)))
         total = int(self.trainer.estimated_stepping_batches)
         sch = self.scheduler_cfg
         lam = lambda step: warmup_cosine(step, warmup_steps=int(sch["warmup_steps"]), total_steps=total,

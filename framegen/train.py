@@ -235,6 +235,14 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
     A run stopped by Ctrl-C or SIGTERM saves ``last.ckpt``, prints the run summary with the command that resumes it,
     and raises KeyboardInterrupt (its message says where it stopped)."""
+    previous = torch.get_float32_matmul_precision()  # a process-wide setting: the caller's comes back afterwards
+    try:
+        return _train(cfg)
+    finally:
+        torch.set_float32_matmul_precision(previous)
+
+
+def _train(cfg: DictConfig) -> dict[str, float]:
     _quiet_third_party()
     try:
         if cfg.get("seed") is not None:

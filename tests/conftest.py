@@ -16,6 +16,20 @@ def _threads():
     torch.manual_seed(0)
 
 
+@pytest.fixture(autouse=True)
+def _no_handlers_on_closed_streams():
+    """A tool run in-process (Hydra configures logging) leaves a root handler on the test's captured stderr, which
+    pytest closes afterwards: later log lines would end in 'Logging error' tracebacks instead of the log."""
+    import logging
+
+    yield
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        stream = getattr(handler, "stream", None)
+        if stream is not None and getattr(stream, "closed", False):
+            root.removeHandler(handler)
+
+
 # a tiny flow net: fast enough for every video-tool test, the same code paths as the real one
 TINY_ARCH = {"name": "flow", "hidden_dim": 16, "num_layers": 1}
 

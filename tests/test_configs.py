@@ -96,3 +96,6 @@ def test_rtx5070_preset_trains_two_steps_on_the_cpu(tmp_path):
     import torch
 
     assert torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=False)["global_step"] == 2
+    # the preset's float32_matmul_precision=high is process-wide: train() gives the caller's back (left at "high",
+    # later fp32 convolutions of the same process may compute in reduced precision)
+    assert torch.get_float32_matmul_precision() == "highest"

@@ -37,6 +37,16 @@ def same_frames(a: Path, b: Path) -> bool:
     return len(fa) == len(fb) and all(ta == tb and np.array_equal(x, y) for (ta, x), (tb, y) in zip(fa, fb))
 
 
+def frame_differences(a: Path, b: Path) -> str:
+    """What differs between two videos' frames (for an assertion's message)."""
+    fa, fb = decode(a), decode(b)
+    if len(fa) != len(fb):
+        return f"{len(fa)} frames against {len(fb)}"
+    rows = [f"frame {i}: time {ta} / {tb}, max |diff| {np.abs(x.astype(int) - y.astype(int)).max()}"
+            for i, ((ta, x), (tb, y)) in enumerate(zip(fa, fb)) if ta != tb or not np.array_equal(x, y)]
+    return "; ".join(rows) or "none"
+
+
 # 10 frames at 25 fps, doubled: 20 output frames in 4 segments of 5
 SEGMENTED = Job(progress=False, segment_seconds=0.1)
 
@@ -246,7 +256,7 @@ def test_row_damaged_resume_segments_are_redone_and_good_ones_kept(tmp_path, int
         s = interpolate_file(src, out, interp, SEGMENTED)
     assert "segment_00001.mp4" in caplog.text and "segment_00002.mp4" in caplog.text and "damaged" in caplog.text
     assert s["resumed_at"] == 10  # segments 0 and 3 kept
-    assert same_frames(out, whole)
+    assert same_frames(out, whole), frame_differences(out, whole)
 
 
 # ------------------------------------------------------------------------------------------------ 6. fingerprint

@@ -13,8 +13,9 @@ aligned at t and decides how to fuse and correct them. This net is built that wa
 4. **U-Net decoder**: from the warped frames, flows and mask at full resolution down to 1/8 and back, with skips
    of the warped context at every scale, it predicts a correction of the fusion mask's logit and an RGB residual.
 
-The decoder's output layer starts at zero, so before training the net computes exactly the light net's frame
-(tested); training can only move it from there. With ``train_flow=False`` (the default) the flow blocks stay as
+With ``out_gain=0`` the decoder's output layer starts at zero and the untrained net computes exactly the light
+net's frame (tested); the default, 0.1, starts with a small residual, because through a zero layer the decoder's
+body gets almost no gradient and does not learn. With ``train_flow=False`` (the default) the flow blocks stay as
 loaded and run without gradients: training costs the decoder's share only.
 """
 
@@ -136,13 +137,13 @@ class Decoder(nn.Module):
 
     ``forward(state, ctx)``: state (B, 18, H, W); ctx the warped context of both frames at 1/2, 1/4, 1/8 (each
     (B, 2 x that level's encoder channels, ...)), the 1/8 one already mixed by attention. Returns (B, 4, H, W): a
-    mask-logit correction and an RGB residual (the output layer starts at zero). Computes in its weights' dtype,
+    mask-logit correction and an RGB residual (the output layer starts at ``out_gain`` times the default initialisation). Computes in its weights' dtype,
     returns float32.
     """
 
     low_precision_safe = True
 
-    def __init__(self, *, width: int, blocks: int) -> None:
+    def __init__(self, *, width: int, blocks: int, out_gain: float = 0.0) -> None:
         super().__init__()
         e1, e2, e3 = 2 * width, 4 * width, 8 * width  # both frames' context per level
         d1, d2, d3 = 2 * width, 4 * width, 8 * width
@@ -156,7 +157,8 @@ class Decoder(nn.Module):
         self.fuse1 = conv(2 * d1, d1)
         self.up1 = nn.Sequential(nn.ConvTranspose2d(d1, width, 4, stride=2, padding=1), nn.PReLU(width))  # -> 1/1
         self.out = nn.Conv2d(width, 4, 3, padding=1)
-        nn.init.zeros_(self.out.weight)
+        with torch.no_grad():  # PyTorch's default initialisation scaled by out_gain (0: exactly zero)
+            self.out.weight.mul_(out_gain)
         nn.init.zeros_(self.out.bias)
 
     def forward(self, state: Tensor, ctx: Sequence[Tensor]) -> Tensor:
@@ -180,6 +182,10 @@ class AdvancedFrameInterpolationNet(nn.Module):
         flow: keyword arguments of the :class:`FrameInterpolationNet` that estimates the flows (default: the
             shipped light model's architecture, so ``init_from=default`` loads its weights into ``flow.``).
         train_flow: also train the flow blocks (False: they keep their weights and run without gradients).
+        out_gain: the decoder's output layer starts at PyTorch's default initialisation times this. 0 makes the
+            untrained net give exactly the flow net's frames, but then the decoder hardly learns: its body's
+            gradients pass through the zero layer (about 1e-9, under Adam's eps, after 1,000 steps of session 6's
+            run); 0.1 starts with a small residual that training removes first.
 
     Inputs of any size: img0, img1 (B, 3, H, W) in [0, 1] (padded inside to ``pad_multiple(scale)``, outputs cropped
     back); t a float or (B,) in [0, 1]; ``scale`` < 1 estimates the flows at that fraction of the resolution.
@@ -187,7 +193,8 @@ class AdvancedFrameInterpolationNet(nn.Module):
     """
 
     def __init__(self, *, hidden_dim: int = 16, num_layers: int = 2, heads: int = 4, window: int = 8,
-                 attention_layers: int = 2, flow: dict[str, Any] | None = None, train_flow: bool = False) -> None:
+                 attention_layers: int = 2, flow: dict[str, Any] | None = None, train_flow: bool = False,
+                 out_gain: float = 0.1) -> None:
         super().__init__()
         if hidden_dim < 4 or (4 * hidden_dim) % heads:
             raise ValueError(f"hidden_dim must be >= 4 with 4 x hidden_dim divisible by heads ({heads}), got {hidden_dim}")
@@ -201,7 +208,7 @@ class AdvancedFrameInterpolationNet(nn.Module):
             WindowCrossAttention(dim=4 * hidden_dim, heads=heads, window=window, shift=bool(i % 2))
             for i in range(attention_layers)
         )
-        self.decoder = Decoder(width=hidden_dim, blocks=num_layers)
+        self.decoder = Decoder(width=hidden_dim, blocks=num_layers, out_gain=out_gain)
 
     def pad_multiple(self, scale: float = 1.0) -> int:
         """H and W are padded to a multiple of this: the flow net's (so its flows equal the light net's), at least 8
