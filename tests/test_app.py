@@ -125,7 +125,7 @@ def test_bad_choices_are_refused_as_the_command_line_refuses_them(tmp_path, choi
 def test_a_zip_of_frames_is_unpacked_flat_in_name_order(tmp_path):
     archive = frames_zip(tmp_path / "pan.zip", 4)
     with zipfile.ZipFile(archive, "a") as z:
-        z.writestr("../../escape.png", open(tmp_path / "pngs" / "000.png", "rb").read())
+        z.writestr("../../escape.png", (tmp_path / "pngs" / "000.png").read_bytes())
     folder = unpack_frames(archive, tmp_path / "scratch" / "pan")
     names = sorted(p.name for p in folder.iterdir())
     assert names == [f"{k:08d}.png" for k in range(4)]  # the note, macOS's metadata and "../../escape.png" left
@@ -280,7 +280,7 @@ def test_compare_two_methods_side_by_side_with_time_per_frame(tmp_path, engine):
     state = compare_state(result)
     assert state["methods"] == ["average", "repeat"] and all(ms > 0 for ms in state["ms"])
     assert len(state["items"]) == 11  # 12 input frames: 11 gaps at factor 2
-    before, a, b, after, caption = compare_frame(state, 0)
+    _, a, b, _, caption = compare_frame(state, 0)
     assert (Path(a).parent.name, Path(b).parent.name) == ("a_average", "b_repeat")
     assert any(not np.array_equal(read_image(x), read_image(y)) for x, y in zip(state["a"], state["b"], strict=True))
     assert "between input frames 0 and 1" in caption and "| average |" in timing_table(state)

@@ -38,6 +38,8 @@ from framegen.inference.cli import summary_line
 log = logging.getLogger(__name__)
 # the page's jobs (interpolate, compare) share one queue slot: one at a time on the machine's cores
 JOBS = "framegen-jobs"
+# the height of the before/after clips and of the viewers' frames (pixels)
+VIEW_HEIGHT = 260
 INTRO = ("# framegen\nRaise a video's frame rate: drop a clip (or a zip of numbered images), choose a method and a "
          "factor or a frame rate, and download the result. The audio is kept as `framegen interpolate` keeps it; "
          "nothing you have is ever replaced.")
@@ -162,14 +164,15 @@ def _interpolate_tab(h: Handlers, methods: list[str], default: str) -> None:
             status = gr.Markdown(label="summary", elem_id="status")
     gr.Markdown("### Before / after: the first seconds")
     with gr.Row():
-        before = gr.Video(label="before", interactive=False, loop=True, elem_id="before")
-        after = gr.Video(label="after", interactive=False, loop=True, elem_id="after")
+        before = gr.Video(label="before", interactive=False, loop=True, height=VIEW_HEIGHT, elem_id="before")
+        after = gr.Video(label="after", interactive=False, loop=True, height=VIEW_HEIGHT, elem_id="after")
     gr.Markdown("### Frame viewer: each output frame between the two input frames it was made from")
     step = gr.Slider(0, 1, value=0, step=1, label="output frame", visible=False, elem_id="step")
     with gr.Row():
-        left = gr.Image(label="input frame before", type="filepath", interactive=False, elem_id="view-before")
-        middle = gr.Image(label="output frame", type="filepath", interactive=False, elem_id="view-output")
-        right = gr.Image(label="input frame after", type="filepath", interactive=False, elem_id="view-after")
+        left, middle, right = (gr.Image(label=label, type="filepath", interactive=False, height=VIEW_HEIGHT,
+                                        elem_id=f"view-{key}")
+                               for label, key in (("input frame before", "before"), ("output frame", "output"),
+                                                  ("input frame after", "after")))
     caption = gr.Markdown(elem_id="view-caption")
     job, view = gr.State(None), gr.State(None)
 
@@ -201,7 +204,8 @@ def _compare_tab(h: Handlers, methods: list[str], default: str, seconds: float) 
     timing = gr.Markdown(label="timing", elem_id="compare-timing")
     step = gr.Slider(0, 1, value=0, step=1, label="in-between frame", visible=False, elem_id="compare-step")
     with gr.Row():
-        images = [gr.Image(label=label, type="filepath", interactive=False, elem_id=f"compare-{key}")
+        images = [gr.Image(label=label, type="filepath", interactive=False, height=VIEW_HEIGHT,
+                           elem_id=f"compare-{key}")
                   for label, key in (("input frame before", "before"), ("method A", "a"), ("method B", "b"),
                                      ("input frame after", "after"))]
     caption = gr.Markdown(elem_id="compare-caption")
