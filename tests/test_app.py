@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 import zipfile
 from fractions import Fraction
 from pathlib import Path
@@ -33,6 +34,7 @@ from framegen.app.work import (
     Engine,
     FrameProgress,
     Jobs,
+    TimedInterpolator,
     check_choices,
     output_path,
     prepare_input,
@@ -316,6 +318,22 @@ def test_app_options_are_checked(tmp_path):
 
 
 # ------------------------------------------------------------------------------------------------ the API
+class SlowRepeat(Engine):
+    """An engine whose ``repeat`` takes a quarter second per batch: a job long enough to cancel."""
+
+    def interpolator(self, cfg):
+        inner = super().interpolator(cfg)
+        if cfg.method != "repeat":
+            return inner
+
+        class Slow(TimedInterpolator):
+            def __call__(self, *args):
+                time.sleep(0.25)
+                return super().__call__(*args)
+
+        return Slow(inner)
+
+
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     """The page served in this process on a free port: (its URL, its engine)."""
@@ -323,7 +341,7 @@ def served(tmp_path_factory):
     from framegen.app.page import build_page
 
     root = tmp_path_factory.mktemp("app")
-    engine = Engine(root / "results", root / "work", tool={"device": "cpu"})
+    engine = SlowRepeat(root / "results", root / "work", tool={"device": "cpu", "batch_size": 1})
     page = build_page(engine, preview_seconds=0.5)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -359,3 +377,22 @@ def test_api_bad_input_is_one_message_and_leaves_no_file(served, tmp_path):
     assert message.startswith("error: cannot read broken.mp4") and "\n" not in message
     assert "Traceback" not in message and "/gradio/" not in message
     assert everything(engine.output_dir) == before
+
+
+def test_api_cancel_stops_the_job_and_leaves_no_file(served, tmp_path):
+    from gradio_client import Client, handle_file
+
+    url, engine = served
+    before = everything(engine.output_dir)
+    src = clip30(tmp_path / "cancel_me.mp4")  # 29 in-between frames at a quarter second each
+    job = Client(url, verbose=False).submit(handle_file(str(src)), 2, "", False, "repeat", api_name="/interpolate")
+    deadline = time.monotonic() + 60
+    while not any(".framegen" in p for p in everything(engine.output_dir)):  # the job is writing
+        assert time.monotonic() < deadline, "the job never started"
+        time.sleep(0.05)
+    job.cancel()
+    deadline = time.monotonic() + 30
+    while any(t.name.startswith("framegen-") for t in threading.enumerate()):  # the job's decoder and encoder
+        assert time.monotonic() < deadline, "the job went on after its cancel"
+        time.sleep(0.1)
+    assert everything(engine.output_dir) == before  # ended before cancel_me_2x.mp4, its work folder gone

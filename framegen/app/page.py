@@ -11,6 +11,7 @@ import html
 import logging
 import os
 import shutil
+import threading
 from pathlib import Path
 
 import gradio as gr
@@ -59,10 +60,28 @@ def page_error(err: BaseException, upload=None) -> gr.Error:
     return gr.Error(html.escape(text, quote=False), duration=None, title="framegen", print_exception=False)
 
 
-def reporter(progress: gr.Progress, what: str):
+def still_wanted():
+    """A check that turns False once Gradio has dropped the event running now: the page's Cancel, a gradio_client
+    ``job.cancel()``. Gradio cancels the event's task but not the thread running the job; the job then stops at its
+    next frame instead of finishing for nobody. It reads Gradio's queue (6.31, pinned); outside an event (a direct
+    call) it is always True."""
+    from gradio.context import LocalContext
+
+    blocks, event_id = LocalContext.blocks.get(None), LocalContext.event_id.get(None)
+    events = getattr(getattr(blocks, "_queue", None), "event_ids_to_events", None)
+    if event_id is None or not isinstance(events, dict):
+        return lambda: True
+    return lambda: event_id in events
+
+
+def reporter(progress: gr.Progress, what: str, cancelled: threading.Event):
     """A progress report for :class:`framegen.app.work.FrameProgress`: Gradio's bar, frames done / total and the
-    time left as its text."""
+    time left as its text; it sets ``cancelled`` once the event is dropped (:func:`still_wanted`)."""
+    wanted = still_wanted()
+
     def report(done: int, total: int | None, left: float | None) -> None:
+        if not wanted():
+            cancelled.set()
         progress((done, total), desc=progress_text(done, total, left, what=what), unit="frames")
     return report
 
@@ -86,7 +105,7 @@ class Handlers:
         with self.jobs.running(session_of(request)) as cancelled:
             try:
                 done = self.engine.interpolate(
-                    video, choices, progress=progress_hook(reporter(progress, "interpolating"), cancelled))
+                    video, choices, progress=progress_hook(reporter(progress, "interpolating", cancelled), cancelled))
             except Exception as err:  # noqa: BLE001 - every failure is one line on the page
                 raise page_error(err, video) from None
         state = {"src": str(done.src), "kind": done.kind, "scratch": str(done.scratch),
@@ -126,7 +145,7 @@ class Handlers:
             try:
                 result = self.engine.compare(
                     video, (method_a, method_b), choices,
-                    progress=lambda label: progress_hook(reporter(progress, label), cancelled))
+                    progress=lambda label: progress_hook(reporter(progress, label, cancelled), cancelled))
                 state = compare_state(result)
             except Exception as err:  # noqa: BLE001 - every failure is one line on the page
                 raise page_error(err, video) from None
@@ -192,7 +211,8 @@ def _compare_tab(h: Handlers, methods: list[str], default: str, seconds: float) 
         video = gr.File(label="video (or a .zip of numbered images)", file_types=INPUT_TYPES,
                         elem_id="compare-video")
         with gr.Column():
-            other = "dis" if "dis" in methods and default != "dis" else next((m for m in methods if m != default), default)
+            others = [m for m in methods if m != default] or [default]
+            other = "dis" if "dis" in others else others[0]  # optical flow without learning: always there
             method_a = gr.Dropdown(methods, value=default, label="method A", elem_id="method-a")
             method_b = gr.Dropdown(methods, value=other, label="method B", elem_id="method-b")
             with gr.Row():
