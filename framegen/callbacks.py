@@ -16,6 +16,7 @@ from lightning.pytorch.callbacks import RichModelSummary, RichProgressBar
 from rich.progress import ProgressColumn, Task
 from rich.text import Text
 
+from framegen.atomic import atomic_path
 from framegen.checkpoints import export_net
 
 log = logging.getLogger(__name__)
@@ -114,21 +115,18 @@ class LastCheckpoint(L.Callback):
     def _save(self, trainer: L.Trainer) -> None:
         if trainer.sanity_checking or trainer.fast_dev_run or self._saved_at == trainer.global_step:
             return
-        tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
         try:
-            trainer.save_checkpoint(tmp, weights_only=False)
             if trainer.is_global_zero:
-                os.replace(tmp, self.path)
+                with atomic_path(self.path) as tmp:
+                    trainer.save_checkpoint(tmp, weights_only=False)
+            else:  # a collective call: every process makes it, only the first writes
+                trainer.save_checkpoint(self.path, weights_only=False)
         except OSError as err:
             from framegen.module import TrainingError
 
-            tmp.unlink(missing_ok=True)
             kept = " (the previous one is kept)" if self.path.is_file() else ""
             raise TrainingError(f"{write_error(err, self.path)} at step {trainer.global_step}{kept}: free some "
                                 f"space (or fix the folder) and resume with ckpt_path=") from None
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
         self._saved_at = trainer.global_step
 
     # ------------------------------------------------------------------ stopping on a signal

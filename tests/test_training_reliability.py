@@ -87,7 +87,7 @@ def test_row_full_disk_while_writing_last_ckpt(tmp_path, tool, monkeypatch):
     real = L.Trainer.save_checkpoint
 
     def full(self, filepath, *args, **kwargs):
-        if ".last.ckpt.tmp-" in str(filepath) and self.global_step >= 2:
+        if ".last.tmp-" in str(filepath) and self.global_step >= 2:
             Path(filepath).write_bytes(b"half a checkpoint")  # what a full disk leaves
             raise OSError(errno.ENOSPC, "No space left on device", str(filepath))
         return real(self, filepath, *args, **kwargs)
@@ -98,7 +98,7 @@ def test_row_full_disk_while_writing_last_ckpt(tmp_path, tool, monkeypatch):
                         f"paths.output_dir={run}", *SMALL)
     line = one_error_line(err)
     assert code == 1 and "no space left on the device" in line and "last.ckpt" in line
-    assert not list((run / "checkpoints").glob(".last.ckpt.tmp-*"))
+    assert not list((run / "checkpoints").glob(".last.tmp-*"))
     # the last complete save is kept and still resumes
     assert torch.load(run / "checkpoints" / "last.ckpt", weights_only=False)["global_step"] == 1
 
@@ -162,7 +162,7 @@ def test_row_ctrl_c_saves_a_resumable_last_ckpt_and_says_how_to_resume(tmp_path,
     assert "interrupted" in err and f"ckpt_path={last}" in out
     # saved at the step boundary after the Ctrl-C, atomically
     assert torch.load(last, weights_only=False)["global_step"] == 4
-    assert not list(last.parent.glob(".last.ckpt.tmp-*"))
+    assert not list(last.parent.glob(".last.tmp-*"))
     train(compose_train([*common, "trainer.max_steps=8", f"ckpt_path={last}"], tmp_path / "other"))
     assert _steps_logged(run / "csv" / "metrics.csv") == list(range(8))
     assert torch.load(last, weights_only=False)["global_step"] == 8
@@ -189,7 +189,7 @@ def test_row_sigterm_saves_a_resumable_last_ckpt(tmp_path):
     assert proc.returncode == 130 and "Traceback" not in err, err[-3000:]
     step = torch.load(last, weights_only=False)["global_step"]
     assert 3 <= step < 100 and f"ckpt_path={last}" in out and f"stopped at step {step}" in err
-    assert not list(last.parent.glob(".last.ckpt.tmp-*"))
+    assert not list(last.parent.glob(".last.tmp-*"))
 
 
 # ------------------------------------------------------------------------------------------ #24 items 3, 4

@@ -15,7 +15,6 @@ import hashlib
 import json
 import logging
 import os
-import shutil
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
@@ -24,6 +23,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from framegen.atomic import atomic_path, write_text_atomically
 from framegen.data.entries import VideoEntry
 from framegen.data.quality import QualityConfig, analyse, reject_reason
 from framegen.data.splits import SPLITS, achieved_ratios
@@ -45,9 +45,7 @@ def config_hash(config: dict) -> str:
 
 
 def _write_json(path: Path, obj) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(obj, indent=1, sort_keys=True))
-    os.replace(tmp, path)
+    write_text_atomically(path, json.dumps(obj, indent=1, sort_keys=True))
 
 
 def _os_error(err: OSError, path: Path) -> CacheError:
@@ -112,26 +110,18 @@ class FrameCache:
 
     def _write_frames(self, frames: Sequence[np.ndarray], split: str, label: str, video_id: str) -> None:
         final = self.frame_dir(split, label, video_id)
-        tmp = final.with_name(f".tmp-{video_id}")
         try:
-            shutil.rmtree(tmp, ignore_errors=True)
-            tmp.mkdir(parents=True)
-            params = [cv2.IMWRITE_JPEG_QUALITY, self.jpeg_quality] if self.image_format == "jpg" else []
-            for i, frame in enumerate(frames):
-                ok, buf = cv2.imencode(f".{self.image_format}", cv2.cvtColor(frame, cv2.COLOR_RGB2BGR), params)
-                if not ok:
-                    raise CacheError(f"cannot encode frame {i} of {video_id}")
-                with open(tmp / f"{i:06d}.{self.image_format}", "wb") as f:
-                    f.write(buf.tobytes())
-            if final.exists():
-                shutil.rmtree(final)
-            os.replace(tmp, final)
+            with atomic_path(final) as tmp:
+                tmp.mkdir(parents=True)
+                params = [cv2.IMWRITE_JPEG_QUALITY, self.jpeg_quality] if self.image_format == "jpg" else []
+                for i, frame in enumerate(frames):
+                    ok, buf = cv2.imencode(f".{self.image_format}", cv2.cvtColor(frame, cv2.COLOR_RGB2BGR), params)
+                    if not ok:
+                        raise CacheError(f"cannot encode frame {i} of {video_id}")
+                    with open(tmp / f"{i:06d}.{self.image_format}", "wb") as f:
+                        f.write(buf.tobytes())
         except OSError as err:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise _os_error(err, tmp) from None
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+            raise _os_error(err, final) from None
 
     def build(
         self,

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
+from framegen.atomic import atomic_path
 from framegen.data.entries import VideoEntry
 from framegen.data.sources import VideoSource
 from framegen.data.ucf101 import list_ucf101, parse_name
@@ -120,18 +120,14 @@ class HFUCF101Source(VideoSource):
         if not done.is_file():
             path = self._snapshot()
             archive = path if path.is_file() else self._find_archive(path)
-            tmp = self.cache_dir / ".raw-tmp"
-            shutil.rmtree(tmp, ignore_errors=True)
-            tmp.mkdir(parents=True)
             log.info("extracting %s into %s", archive, raw)
             try:
-                with zipfile.ZipFile(archive) as zf:
-                    zf.extractall(tmp)
+                with atomic_path(raw) as tmp:
+                    tmp.mkdir(parents=True)
+                    with zipfile.ZipFile(archive) as zf:
+                        zf.extractall(tmp)
             except zipfile.BadZipFile as err:
-                shutil.rmtree(tmp, ignore_errors=True)
                 raise VideoReadError(f"not a zip archive: {archive} ({err})") from None
-            shutil.rmtree(raw, ignore_errors=True)
-            os.replace(tmp, raw)
             done.write_text(str(archive))
         # the folder that holds the class folders
         for d in [raw, *sorted(p for p in raw.rglob("*") if p.is_dir())]:

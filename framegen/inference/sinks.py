@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from framegen.atomic import atomic_path, write_text_atomically
 from framegen.inference.video_io import (
     EncodeSettings,
     SegmentEncoder,
@@ -299,9 +300,7 @@ def _read_json(path: Path):
 
 
 def _write_json(path: Path, data) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=1, default=str))
-    os.replace(tmp, path)
+    write_text_atomically(path, json.dumps(data, indent=1, default=str))
 
 
 class FrameFolderSink:
@@ -343,12 +342,10 @@ class FrameFolderSink:
 
     def write(self, rgb: np.ndarray) -> None:
         final = self.frames / f"{self.count:08d}.png"
-        tmp = self.frames / f".{self.count:08d}.tmp.png"
         try:
-            write_image(tmp, rgb)
-            os.replace(tmp, final)
+            with atomic_path(final) as tmp:
+                write_image(tmp, rgb)
         except (MediaError, OSError) as err:
-            tmp.unlink(missing_ok=True)
             raise VideoError(f"cannot write frame {final.name} into {self.path}: {err}") from None
         self.count += 1
 

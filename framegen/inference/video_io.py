@@ -18,6 +18,7 @@ from pathlib import Path
 import av
 import numpy as np
 
+from framegen.atomic import atomic_path
 from framegen.media import MediaError
 
 log = logging.getLogger(__name__)
@@ -555,17 +556,16 @@ def write_video(path: str | os.PathLike, frames, *, fps: Fraction, settings: Enc
     if first is None:
         raise VideoError(f"no frames to write to {path}")
     codec = resolve_codec(settings.codec, path)
-    tmp = path.with_name(f".{path.stem}.partial-{os.getpid()}{path.suffix}")
-    enc = SegmentEncoder(tmp, codec=codec, fps=fps, width=first.shape[1], height=first.shape[0], settings=settings,
-                         high=first.dtype == np.uint16, color={}, first=0, fmt=CONTAINER_FORMATS[path.suffix.lower()])
-    try:
-        enc.write(first)
-        for frame in it:
-            enc.write(frame)
-        enc.close()
-        os.replace(tmp, path)
-    except BaseException:
-        enc.abort()
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp:
+        enc = SegmentEncoder(tmp, codec=codec, fps=fps, width=first.shape[1], height=first.shape[0],
+                             settings=settings, high=first.dtype == np.uint16, color={}, first=0,
+                             fmt=CONTAINER_FORMATS[path.suffix.lower()])
+        try:
+            enc.write(first)
+            for frame in it:
+                enc.write(frame)
+            enc.close()
+        except BaseException:
+            enc.abort()
+            raise
     return path
