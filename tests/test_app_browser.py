@@ -11,6 +11,7 @@ Skipped, saying why, only where no browser can be found (``.ci/run`` installs on
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -173,8 +174,7 @@ def test_the_page_interpolates_a_clip_in_a_real_browser(app, browser, tmp_path):
 
     summary = wait_until("the job's summary", lambda: "frames out" in (t := text_of(browser, "#status")) and t)
     assert "30 frames in" in summary and "60 frames out" in summary
-    progress = browser.execute_script("return window.__progress")
-    assert any("/60 frames" in p or "/ 60 frames" in p for p in progress), progress  # done / total on the bar
+    assert frames_done(browser, 60) > 0, browser.execute_script("return window.__progress")  # done / total
 
     out = results / "clip_2x.mp4"
     frames, audio = frames_and_audio(out)
@@ -198,6 +198,42 @@ def test_the_page_interpolates_a_clip_in_a_real_browser(app, browser, tmp_path):
     assert "error: cannot read broken.mp4" in message and "Traceback" not in browser.page_source
     assert len(browser.find_elements(By.CSS_SELECTOR, ".toast-body")) == 1
     assert sorted(p.name for p in results.iterdir()) == ["clip_2x.mp4"]  # nothing of the broken job
+
+
+def frames_done(driver, total: int) -> int:
+    """The most frames of ``total`` the progress bar has said are done."""
+    texts = driver.execute_script("return window.__progress") or []
+    return max((int(m.group(1)) for t in texts if (m := re.search(rf"(\d+) ?/ ?{total} frames", t))), default=0)
+
+
+def long_clip(path: Path, seconds: int = 20) -> Path:
+    """A 640x360 test pattern at 24 fps with a tone: a job of minutes on a CPU (made in a second by ffmpeg)."""
+    import imageio_ffmpeg
+
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-f", "lavfi", "-i",
+                    f"testsrc=size=640x360:rate=24:duration={seconds}", "-f", "lavfi", "-i",
+                    f"sine=frequency=440:sample_rate=48000:duration={seconds}", "-c:v", "libx264", "-pix_fmt",
+                    "yuv420p", "-c:a", "aac", "-shortest", str(path)], check=True)
+    return path
+
+
+@pytest.mark.slow
+def test_the_page_cancels_a_running_job(app, browser, tmp_path):
+    url, results = app
+    before = sorted(p.name for p in results.iterdir()) if results.exists() else []
+    clip = long_clip(tmp_path / "long.mp4")
+    browser.get(url)
+    wait_until("the page", lambda: browser.find_elements(By.CSS_SELECTOR, "#run"), 60)
+    upload(browser, "input-video", clip)
+    browser.execute_script(WATCH_PROGRESS)
+    browser.find_element(By.CSS_SELECTOR, "#run").click()
+    wait_until("frames being made", lambda: frames_done(browser, 960) > 0, 120, 0.05)
+    browser.find_element(By.CSS_SELECTOR, "#cancel").click()
+    wait_until("the cancel's word", lambda: "cancelled" in text_of(browser, "#status"), 30)
+    wait_until("the job's work folder to go", lambda: sorted(p.name for p in results.iterdir()) == before, 60)
+    time.sleep(2)
+    assert sorted(p.name for p in results.iterdir()) == before  # no long_2x.mp4, no work folder
+    assert "frames out" not in text_of(browser, "#status")
 
 
 @pytest.mark.slow
