@@ -139,17 +139,23 @@ def text_of(driver, css: str) -> str:
 
 
 def image_shown(driver, box: str) -> bool:
-    return any(img.get_attribute("src") for img in driver.find_elements(By.CSS_SELECTOR, f"#{box} img"))
+    """An image in ``#box`` has loaded (and is painted)."""
+    return driver.execute_script(
+        "return [...document.querySelectorAll(arguments[0])].some(i => i.complete && i.naturalWidth > 0)",
+        f"#{box} img")
 
 
 def save_screenshot(driver, tmp_path: Path, name: str) -> Path:
     """The whole page as a PNG in tmp_path, and in $FRAMEGEN_APP_SCREENSHOTS when set (docs/app.md's)."""
     shot = tmp_path / name
     assert driver.save_screenshot(str(shot)) and shot.stat().st_size > 10_000
-    if os.environ.get("FRAMEGEN_APP_SCREENSHOTS"):
+    if os.environ.get("FRAMEGEN_APP_SCREENSHOTS"):  # a 256-colour copy: a third of the size, the same to the eye
+        from PIL import Image
+
         keep = Path(os.environ["FRAMEGEN_APP_SCREENSHOTS"]) / name
         keep.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(shot, keep)
+        with Image.open(shot) as image:
+            image.convert("RGB").quantize(256).save(keep, optimize=True)
     return shot
 
 
