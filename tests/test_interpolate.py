@@ -25,6 +25,7 @@ from framegen.inference.modes import run_demo_mode, run_test_mode
 from framegen.inference.pipeline import SceneSettings, run_pipeline
 from framegen.inference.sample import make_sample_clip
 from framegen.inference.schedule import output_count, parse_rate
+from framegen.inference.sinks import Sink
 from framegen.inference.video_io import VideoError
 from framegen.models import build_net
 
@@ -195,13 +196,19 @@ def test_variable_frame_rate_follows_timestamps():
             self.seen.extend(t.tolist())
             return (1 - t.view(-1, 1, 1, 1)) * a + t.view(-1, 1, 1, 1) * b
 
-    class Sink:
+    class Frames(Sink):
         frames: list = []
 
         def write(self, f):
             self.frames.append(f)
 
-    rec, sink = Recorder(), Sink()
+        def commit(self):
+            return Path("frames")
+
+        def abort(self, *, keep=True):
+            pass
+
+    rec, sink = Recorder(), Frames()
     stats = run_pipeline(iter(frames), sink, rec, out_fps=Fraction(20), frame_duration=Fraction(1, 10),
                          scenes=SceneSettings(detect_cuts=False), progress=False)
     assert stats["frames_out"] == 10  # 0.5 s at 20 fps

@@ -119,19 +119,19 @@ def small_disk(tmp_path):
 
 def test_row_full_disk_while_writing_a_video(tmp_path, interp, small_disk, monkeypatch):
     src = make_sample_clip(tmp_path / "clip.mp4", seconds=4.0, size=(96, 128))
-    from framegen.inference import video_io
+    from framegen.inference import encoding
     from framegen.inference.video_io import VideoError
 
     if small_disk is None:  # no mounting here: a writer whose disk fills after 20 frames
-        real, count = video_io.SegmentEncoder.write, {"n": 0}
+        real, count = encoding.SegmentEncoder.write, {"n": 0}
 
         def full(self, rgb):
             count["n"] += 1
             if count["n"] > 20:
-                raise video_io.write_error(self.path, OSError(errno.ENOSPC, "No space left on device"))
+                raise encoding.write_error(self.path, OSError(errno.ENOSPC, "No space left on device"))
             real(self, rgb)
 
-        monkeypatch.setattr(video_io.SegmentEncoder, "write", full)
+        monkeypatch.setattr(encoding.SegmentEncoder, "write", full)
         out = tmp_path / "out.mp4"
     else:
         noise = np.random.default_rng(0).integers(0, 255, (96, 128, 3), np.uint8)

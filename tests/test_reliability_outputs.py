@@ -217,7 +217,7 @@ def test_row_a_second_job_on_the_same_output_is_refused_naming_the_first(tmp_pat
 
 
 def test_row_a_stale_lock_of_a_killed_job_is_taken_over(tmp_path, interp, monkeypatch, caplog):
-    from framegen.inference.sinks import OutputLock
+    from framegen.inference.outputs import OutputLock
 
     src = clip(tmp_path / "clip.mp4", n=10)
     out = tmp_path / "out.mp4"

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from framegen.inference.video_io import EncodeSettings, read_frames, write_video
+from framegen.inference.encoding import EncodeSettings, write_video
+from framegen.inference.video_io import read_frames
 from framegen.media import frame_files, read_image, write_image
 
 # the preview clips: H.264 in MP4 (what every browser plays), quick to encode

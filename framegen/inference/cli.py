@@ -22,8 +22,8 @@ from framegen.inference.files import (
     interpolate_folder,
     job_span,
 )
+from framegen.inference.outputs import work_dir
 from framegen.inference.schedule import SceneSettings, parse_factor, parse_rate
-from framegen.inference.sinks import work_dir
 from framegen.inference.video_io import VideoError, probe_video
 from framegen.media import MediaError, classify_input, user_path
 

@@ -20,28 +20,25 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from framegen.inference.encoding import EncodeSettings, write_error
+from framegen.inference.outputs import (
+    OutputLock,
+    is_framegen_frames,
+    path_identity,
+    read_json,
+    remove_stale_partials,
+    work_dir,
+    write_json,
+)
 from framegen.inference.schedule import SceneSettings, output_count, output_rate, parse_rate, parse_time
 from framegen.inference.sinks import (
     ANIMATION_SUFFIXES,
     AnimationSink,
     FrameFolderSink,
-    OutputLock,
     SegmentedVideoSink,
-    _read_json,
-    _write_json,
-    is_framegen_frames,
-    path_identity,
-    remove_stale_partials,
-    work_dir,
+    Sink,
 )
-from framegen.inference.video_io import (
-    EncodeSettings,
-    VideoError,
-    probe_video,
-    read_frames,
-    warn_not_carried,
-    write_error,
-)
+from framegen.inference.video_io import VideoError, probe_video, read_frames, warn_not_carried
 from framegen.media import (
     VIDEO_SUFFIXES,
     MediaError,
@@ -268,8 +265,8 @@ def _interpolate_file(src: Path, dst: Path, interpolator: Interpolator, job: Job
     try:
         stats = run_pipeline(frames, sink, interpolator, out_fps=out_fps, frame_duration=1 / Fraction(in_fps),
                              scenes=job.scenes, total=total, progress=job.progress,
-                             start_index=getattr(sink, "start_index", 0))
-        stats["resumed_at"] = getattr(sink, "reused", stats["resumed_at"])
+                             start_index=sink.start_index)
+        stats["resumed_at"] = sink.reused
         path = sink.commit()
     except BaseException as err:
         # an interrupted run keeps its finished segments for a rerun; a failed input or model does not
@@ -281,7 +278,7 @@ def _interpolate_file(src: Path, dst: Path, interpolator: Interpolator, job: Job
 
 def _make_sink(kind: str, dst: Path, job: Job, *, w: int, h: int, fps: Fraction, high: bool, color: dict,
                start: Fraction, copy_from, fingerprint: dict, replaces: tuple | None = None,
-               copy_span: tuple | None = None):
+               copy_span: tuple | None = None) -> Sink:
     if kind == "animation":
         return AnimationSink(dst, fps=fps, replaces=replaces)
     if kind == "frames":
@@ -354,7 +351,7 @@ def claim_outputs(folder: Path, names: list[str], *, overwrite: bool) -> dict[st
     """Check, before any work, the files a mode writes into ``folder`` (names relative to it): each must be absent,
     or, with ``overwrite``, a file framegen wrote there (recorded in ``folder``'s record when written and unchanged
     since). Returns {name: the identity of the file it may replace, or None}."""
-    record = _read_json(folder / OUTPUTS_RECORD)
+    record = read_json(folder / OUTPUTS_RECORD)
     record = record if isinstance(record, dict) else {}
     claimed = {}
     for name in names:
@@ -373,7 +370,7 @@ def claim_outputs(folder: Path, names: list[str], *, overwrite: bool) -> dict[st
 
 def record_outputs(folder: Path, names: list[str], *, forget: list[str] = ()) -> None:
     """Note in ``folder``'s record that framegen wrote ``names`` (as they are now), and drop ``forget``."""
-    record = _read_json(folder / OUTPUTS_RECORD)
+    record = read_json(folder / OUTPUTS_RECORD)
     record = record if isinstance(record, dict) else {}
     for name in forget:
         record.pop(name, None)
@@ -382,13 +379,13 @@ def record_outputs(folder: Path, names: list[str], *, forget: list[str] = ()) ->
         if ident is not None:
             record[name] = list(ident[1:])
     try:
-        _write_json(folder / OUTPUTS_RECORD, record)
+        write_json(folder / OUTPUTS_RECORD, record)
     except OSError as err:
         raise VideoError(f"cannot write {folder / OUTPUTS_RECORD}: {err.strerror or err}") from None
 
 
 def recorded_outputs(folder: Path) -> dict[str, list]:
-    record = _read_json(folder / OUTPUTS_RECORD)
+    record = read_json(folder / OUTPUTS_RECORD)
     return record if isinstance(record, dict) else {}
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from framegen.inference.encoding import write_error, write_video
 from framegen.inference.files import (
     Job,
     claim_outputs,
@@ -24,9 +25,9 @@ from framegen.inference.files import (
     recorded_outputs,
 )
 from framegen.inference.interpolator import Interpolator
+from framegen.inference.outputs import partial_name, path_identity, place_output
 from framegen.inference.schedule import parse_time
-from framegen.inference.sinks import partial_name, path_identity, place_output
-from framegen.inference.video_io import VideoError, probe_video, read_frames, write_error, write_video
+from framegen.inference.video_io import VideoError, probe_video, read_frames
 from framegen.viz import label, side_by_side, write_gif
 
 

@@ -87,10 +87,7 @@ class _Harness:
         self.dtype = np.uint8
         self.stats = {"frames_in": 0, "frames_out": 0, "written": 0, "interpolated": 0, "cuts": 0, "duplicates": 0,
                       "duplicates_removed": 0, "resumed_at": start_index}
-        boundary = getattr(sink, "boundary", None)
-        self.boundary: Callable[[int], bool] = boundary if callable(boundary) else (lambda index: False)
-        done = getattr(sink, "done", None)
-        self.done: Callable[[int], bool] = done if callable(done) else (lambda index: False)
+        self.boundary, self.done = sink.boundary, sink.done
 
     # ---------------------------------------------------------------- threads
     def _put(self, q: queue.Queue, item, consumer: _Worker | None = None) -> None:
@@ -234,12 +231,13 @@ def run_pipeline(frames: Iterator[tuple[Fraction, np.ndarray]], sink, interpolat
                  out_fps: Fraction, frame_duration: Fraction, scenes: SceneSettings | None = None,
                  total: int | None = None, progress: bool | Callable = True, queue_size: int = 16,
                  start_index: int = 0) -> dict:
-    """Interpolate a stream of (time, RGB frame) into ``sink`` at ``out_fps``.
+    """Interpolate a stream of (time, RGB frame) into ``sink`` (a :class:`~framegen.inference.sinks.Sink`) at
+    ``out_fps``.
 
     ``sink.write(frame)`` receives the output frames in order from ``start_index`` (earlier ones were written by an
-    interrupted run and are neither computed nor written, nor are those for which a sink's ``done(index)`` is
-    true); a sink with ``boundary(index) -> bool`` gets every inference batch cut at its segment starts, so a resumed run computes exactly the same frames. Returns counts and
-    timings; exceptions from any stage are raised here (the caller aborts the sink).
+    interrupted run and are neither computed nor written, nor are those for which ``sink.done(index)`` is true);
+    every inference batch is cut at ``sink.boundary(index)``, so a resumed run computes exactly the same frames.
+    Returns counts and timings; exceptions from any stage are raised here (the caller aborts the sink).
     """
     bar = None
     if callable(progress):  # a caller's own bar, made as tqdm is (the web app's): update(n) per frame, close()
