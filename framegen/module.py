@@ -150,8 +150,7 @@ class InterpolationModule(L.LightningModule):
             fmt = self._memory_format()
             with torch.no_grad():
                 out = self.teacher(batch["img0"][missing].contiguous(memory_format=fmt),
-                                   batch["img1"][missing].contiguous(memory_format=fmt), t,
-                                   **({"scale": scale} if scale != 1.0 else {}))
+                                   batch["img1"][missing].contiguous(memory_format=fmt), t, scale=scale)
             flows = flows.clone()
             flows[missing] = out.flows.to(flows.dtype)
             rows[missing] = 1.0

@@ -272,3 +272,22 @@ def test_advanced_net_learns_past_its_flows():
     with torch.no_grad():
         end = _psnr(net.eval()(f0, f1, 0.5).frame, gt)
     assert end > start + 0.5
+
+
+@pytest.mark.parametrize("name", ["dis", "average", "repeat"])
+def test_every_interpolator_takes_the_flow_scale(name):
+    """``scale`` is part of the one interface: the classical nets take it too (DIS estimates its flow on the
+    smaller frames; the baselines have no motion to estimate)."""
+    from framegen.catalogue import get_model
+
+    net = get_model(name)
+    x0 = torch.rand(1, 3, 48, 64)
+    x1 = torch.roll(x0, 4, dims=-1)
+    full, half = net(x0, x1, 0.5), net(x0, x1, 0.5, scale=0.5)
+    assert half.frame.shape == full.frame.shape == x0.shape and half.flows.shape == (1, 4, 48, 64)
+    if name == "dis":
+        assert not torch.equal(half.flows, full.flows)
+    else:
+        assert torch.equal(half.frame, full.frame)
+    with pytest.raises(ValueError, match="scale must be in"):
+        net(x0, x1, 0.5, scale=1.5)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import inspect
 import logging
 from pathlib import Path
 
@@ -11,7 +10,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from framegen.models.layers import fuse, memory_format, place_precision, resize, resize_flow
+from framegen.models.layers import memory_format, place_precision
 
 log = logging.getLogger(__name__)
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -69,15 +68,14 @@ class Interpolator:
     """Interpolate frames with a framegen net.
 
     Args:
-        net: a net with the one interface ``net(img0, img1, t)``.
+        net: a net with the one interface ``net(img0, img1, t, *, scale)``.
         device: 'auto' (cuda, then mps, then cpu), or a torch device string.
         precision: 'fp32'; 'bf16' or 'fp16' (CUDA only): the net's convolution blocks in that dtype, flows, sampling
             grids, warping and the blend in fp32 (:func:`framegen.models.layers.place_precision`; the net is copied
             first); 'auto': bf16 where the hardware computes it natively (AMX / AVX-512 BF16 CPUs, recent GPUs),
             else fp32.
-        scale: estimate motion at this fraction of the resolution (0.5 for 4K, as RIFE's --scale); nets with a
-            native ``scale`` argument use it, others run at the lower resolution and their flows and mask are
-            upsampled to warp the full-resolution frames.
+        scale: estimate motion at this fraction of the resolution (0.5 for 4K, as RIFE's --scale): the net's own
+            ``scale`` argument.
         tile: split frames larger than ``tile`` pixels into overlapping tiles (``tile_overlap``) blended linearly,
             so any size fits a memory budget; None processes whole frames.
         batch_size: pairs per forward pass.
@@ -104,7 +102,6 @@ class Interpolator:
         if precision != "fp32":  # the caller's net keeps its fp32 weights
             net = place_precision(copy.deepcopy(net), PRECISIONS[precision])
         self.net = net.to(self.device).eval().to(memory_format=self.memory_format)
-        self.native_scale = "scale" in inspect.signature(net.forward).parameters
         self.run_net = torch.compile(self.net) if compile else self.net
         self.precision, self.scale = precision, scale
         self.tile, self.tile_overlap, self.batch_size = tile, tile_overlap, max(1, int(batch_size))
@@ -137,15 +134,7 @@ class Interpolator:
 
     def _forward(self, x0: Tensor, x1: Tensor, t: Tensor) -> Tensor:
         x0, x1 = x0.contiguous(memory_format=self.memory_format), x1.contiguous(memory_format=self.memory_format)
-        if self.scale == 1.0:
-            return self.run_net(x0, x1, t).frame
-        if self.native_scale:
-            return self.run_net(x0, x1, t, scale=self.scale).frame
-        h, w = x0.shape[-2:]
-        small = (max(8, round(h * self.scale)), max(8, round(w * self.scale)))
-        out = self.run_net(resize(x0, small), resize(x1, small), t)
-        merged, _, _, _ = fuse(x0, x1, resize_flow(out.flows, (h, w)), torch.logit(resize(out.mask, (h, w)).clamp(1e-4, 1 - 1e-4)))
-        return merged
+        return self.run_net(x0, x1, t, scale=self.scale).frame
 
     def _tiled(self, x0: Tensor, x1: Tensor, t: Tensor) -> Tensor:
         b, c, h, w = x0.shape

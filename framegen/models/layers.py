@@ -27,6 +27,12 @@ class InterpolationOutput(NamedTuple):
     mask: Tensor
 
 
+def check_scale(scale: float) -> None:
+    """Raise a ValueError unless the flow ``scale`` of the one interface is in (0, 1]."""
+    if not 0 < scale <= 1:
+        raise ValueError(f"scale must be in (0, 1], got {scale}")
+
+
 def check_pair(img0: Tensor, img1: Tensor) -> None:
     """Raise a ValueError unless img0 and img1 are both (B, 3, H, W) with equal shapes."""
     for name, img in (("img0", img0), ("img1", img1)):
