@@ -319,17 +319,30 @@ def test_app_options_are_checked(tmp_path):
 
 # ------------------------------------------------------------------------------------------------ the API
 class SlowRepeat(Engine):
-    """An engine whose ``repeat`` takes a quarter second per batch: a job long enough to cancel."""
+    """An engine whose ``repeat`` takes a quarter second per batch (a job long enough to cancel), and which counts
+    the jobs inside a net at once (``most``)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.lock, self.inside, self.most = threading.Lock(), 0, 0
 
     def interpolator(self, cfg):
         inner = super().interpolator(cfg)
         if cfg.method != "repeat":
             return inner
+        engine = self
 
         class Slow(TimedInterpolator):
             def __call__(self, *args):
-                time.sleep(0.25)
-                return super().__call__(*args)
+                with engine.lock:
+                    engine.inside += 1
+                    engine.most = max(engine.most, engine.inside)
+                try:
+                    time.sleep(0.25)
+                    return super().__call__(*args)
+                finally:
+                    with engine.lock:
+                        engine.inside -= 1
 
         return Slow(inner)
 
@@ -396,3 +409,23 @@ def test_api_cancel_stops_the_job_and_leaves_no_file(served, tmp_path):
         assert time.monotonic() < deadline, "the job went on after its cancel"
         time.sleep(0.1)
     assert everything(engine.output_dir) == before  # ended before cancel_me_2x.mp4, its work folder gone
+
+
+def test_api_jobs_wait_in_one_queue(served, tmp_path):
+    from gradio_client import Client, handle_file
+
+    url, engine = served
+    clips = [make_sample_clip(tmp_path / f"q{k}.mp4", seconds=0.25, fps=24, size=(48, 64)) for k in range(2)]
+    jobs = [Client(url, verbose=False).submit(handle_file(str(c)), 2, "", False, "repeat", api_name="/interpolate")
+            for c in clips]
+    results = [job.result(timeout=120) for job in jobs]
+    assert sorted(Path(r[0]).name for r in results) == ["q0_2x.mp4", "q1_2x.mp4"]
+    assert engine.most == 1  # one job at a time in the nets, whatever the number of clients
+
+
+def test_without_gradio_the_app_says_how_to_get_it(tool, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "gradio", None)  # import gradio fails as where it is not installed
+    code, _, err = tool("app")
+    assert code == 2 and 'pip install "framegen[app]"' in one_error_line(err)

@@ -234,6 +234,8 @@ def test_the_page_cancels_a_running_job(app, browser, tmp_path):
     browser.execute_script(WATCH_PROGRESS)
     browser.find_element(By.CSS_SELECTOR, "#run").click()
     wait_until("frames being made", lambda: frames_done(browser, 960) > 0, 120, 0.05)
+    wait_until("the time left", lambda: any("s left" in t or "min left" in t
+                                            for t in browser.execute_script("return window.__progress")), 60)
     browser.find_element(By.CSS_SELECTOR, "#cancel").click()
     wait_until("the cancel's word", lambda: "cancelled" in text_of(browser, "#status"), 30)
     wait_until("the job's work folder to go", lambda: sorted(p.name for p in results.iterdir()) == before, 60)
