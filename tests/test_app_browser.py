@@ -169,7 +169,7 @@ def frames_and_audio(path: Path) -> tuple[int, float | None]:
 
 
 @pytest.mark.slow
-def test_the_page_interpolates_a_clip_in_a_real_browser(app, browser, tmp_path):
+def test_the_page_interpolates_a_clip_in_a_real_browser(browser, app, tmp_path):
     url, results = app
     clip = make_sample_clip(tmp_path / "clip.mp4", seconds=1.25, fps=24, size=(144, 256))  # 30 frames, a tone
     browser.get(url)
@@ -224,7 +224,7 @@ def long_clip(path: Path, seconds: int = 20) -> Path:
 
 
 @pytest.mark.slow
-def test_the_page_cancels_a_running_job(app, browser, tmp_path):
+def test_the_page_cancels_a_running_job(browser, app, tmp_path):
     url, results = app
     before = sorted(p.name for p in results.iterdir()) if results.exists() else []
     clip = long_clip(tmp_path / "long.mp4")
@@ -245,7 +245,7 @@ def test_the_page_cancels_a_running_job(app, browser, tmp_path):
 
 
 @pytest.mark.slow
-def test_the_page_compares_two_methods_in_a_real_browser(app, browser, tmp_path):
+def test_the_page_compares_two_methods_in_a_real_browser(browser, app, tmp_path):
     url, _ = app
     clip = make_sample_clip(tmp_path / "clip.mp4", seconds=1.0, fps=24, size=(144, 256))
     browser.get(url)
