@@ -276,6 +276,28 @@ def test_preview_clips_and_frame_viewer(tmp_path, engine):
     assert viewer_frame(None, 0) == (None, None, None, "")
 
 
+@pytest.mark.parametrize("choices, positions", [
+    (Choices(method="average", fps="60000/1001"), ["0", "1001/2500", "1001/1250", "3003/2500"]),  # exact, not 0.4
+    (Choices(method="average", factor=4, slowmo=True), ["0", "1/4", "1/2", "3/4"]),
+])
+def test_the_viewer_places_frames_by_their_times(tmp_path, engine, choices, positions):
+    done = engine.interpolate(clip30(tmp_path / "clip.mp4"), choices)
+    view = make_preview(done.src, done.kind, done.summary, done.scratch / "preview", seconds=0.25)
+    assert view["positions"][:4] == positions
+
+
+def test_the_viewer_places_a_gifs_frames_by_their_times(tmp_path, engine):
+    """A GIF keeps 30 of 60 fps (whole centiseconds) and merges repeated frames: each frame is placed by its time,
+    on the grid the frames were made on."""
+    done = engine.interpolate(clip30(tmp_path / "clip.mp4"), Choices(method="average", fps="60",
+                                                                      output_format="gif"))
+    view = make_preview(done.src, done.kind, done.summary, done.scratch / "preview", seconds=0.5)
+    positions = [Fraction(p) for p in view["positions"]]
+    assert len(positions) > 5 and positions == sorted(set(positions))
+    assert all((p / Fraction(2, 5)).denominator == 1 for p in positions)  # made frames are 24/60 inputs apart
+    assert sum(p.denominator == 1 for p in positions) < len(positions)  # and some lie between two inputs
+
+
 def test_compare_two_methods_side_by_side_with_time_per_frame(tmp_path, engine):
     src = clip30(tmp_path / "clip.mp4")
     result = engine.compare(src, ("average", "repeat"), Choices(duration=0.5))

@@ -19,7 +19,7 @@ import gradio as gr
 from framegen.app.preview import (
     compare_frame,
     compare_state,
-    inbetweens,
+    first_inbetween,
     make_preview,
     timing_table,
     viewer_frame,
@@ -122,10 +122,8 @@ class Handlers:
         except Exception as err:  # noqa: BLE001 - every failure is one line on the page
             raise page_error(err) from None
         n = len(view["outputs"])
-        between = inbetweens(n, view["fps_in"], view["fps_timeline"], len(view["inputs"]))
-        first = between[0].index if between else 0
         return (view["before"], view["after"],
-                gr.Slider(minimum=0, maximum=max(1, n - 1), value=first, step=1, visible=True), view)
+                gr.Slider(minimum=0, maximum=max(1, n - 1), value=first_inbetween(view), step=1, visible=True), view)
 
     @staticmethod
     def show_frame(index, view):

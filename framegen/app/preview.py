@@ -1,9 +1,11 @@
 """What the page shows of a finished job: the first seconds of the input and of the output as two clips a browser
 plays (H.264), and the frames of a frame viewer, each output frame beside the two input frames it lies between.
 
-An output frame ``m`` shows the input's time ``m / fps_timeline`` (the output's own rate, or for slow motion the
-rate its frames were made at), that is input position ``m * fps_in / fps_timeline``: between input frames ``i`` and
-``i + 1`` at ``t`` = the fraction, or a copy of input frame ``i`` when the position is whole.
+An output frame shows the input at its *position* (in input frames): for frame ``m`` of a constant-rate output,
+``m * fps_in / fps_timeline`` (``fps_timeline``: the output's own rate, or for slow motion the rate its frames were
+made at); in general its time in the file times ``fps_out / fps_timeline * fps_in`` (a GIF above 50 fps keeps fewer
+frames, each at its real time). Position ``i + t``: between input frames ``i`` and ``i + 1`` at ``t``, or input
+frame ``i`` itself when whole.
 """
 
 from __future__ import annotations
@@ -41,9 +43,9 @@ class Position:
         return self.t == 0
 
 
-def position(index: int, fps_in, fps_timeline, n_inputs: int | None = None) -> Position:
-    """The :class:`Position` of output frame ``index``; ``n_inputs`` keeps it inside the input's frames."""
-    p = Fraction(index) * Fraction(fps_in) / Fraction(fps_timeline)
+def locate(index: int, p: Fraction, n_inputs: int | None = None) -> Position:
+    """The :class:`Position` of output frame ``index`` at input position ``p``; ``n_inputs`` keeps it inside the
+    input's frames."""
     before = math.floor(p)
     t = p - before
     if n_inputs is not None and before >= n_inputs - 1:
@@ -51,10 +53,32 @@ def position(index: int, fps_in, fps_timeline, n_inputs: int | None = None) -> P
     return Position(index, before, before + 1 if t else before, t)
 
 
+def position(index: int, fps_in, fps_timeline, n_inputs: int | None = None) -> Position:
+    """The :class:`Position` of frame ``index`` of a constant-rate output."""
+    return locate(index, Fraction(index) * Fraction(fps_in) / Fraction(fps_timeline), n_inputs)
+
+
 def inbetweens(n_outputs: int, fps_in, fps_timeline, n_inputs: int) -> list[Position]:
     """The output frames that lie between two input frames (not copies of one)."""
     found = (position(m, fps_in, fps_timeline, n_inputs) for m in range(n_outputs))
     return [p for p in found if not p.is_copy]
+
+
+def output_frames(path: str | Path, seconds: float, *, fps_in: Fraction, fps_out: Fraction, fps_timeline: Fraction,
+                  most: int = MAX_VIEWER_FRAMES) -> tuple[list[np.ndarray], list[Fraction]]:
+    """An output's frames showing the input's first ``seconds``, and each one's input position: its time in the
+    file (from its first frame) on the input's clock, put on the grid the frames were made on (1 / fps_timeline
+    apart: a container's rounded times and a GIF's centiseconds land on the frame that was made there)."""
+    step = fps_in / fps_timeline  # input frames between two made frames
+    frames, positions, first = [], [], None
+    for t, frame in read_frames(path):
+        first = t if first is None else first
+        source = (t - first) * fps_out / fps_timeline  # seconds of the input
+        if source >= Fraction(seconds) or len(frames) >= most:
+            break
+        frames.append(frame)
+        positions.append(round(source * fps_in / step) * step)
+    return frames, positions
 
 
 def first_frames(path: str | Path, kind: str, count: int) -> list[np.ndarray]:
@@ -86,20 +110,34 @@ def frame_count(seconds: float, fps, *, most: int = MAX_VIEWER_FRAMES) -> int:
     return max(2, min(most, math.ceil(seconds * float(fps))))
 
 
+def _rate(value) -> Fraction:
+    return Fraction(value).limit_denominator(1001)
+
+
 def make_preview(src: Path, kind: str, summary: dict, folder: Path, *, seconds: float = 2.0) -> dict:
     """The before/after clips and the viewer's frames of a finished job (``summary``: the video tool's). Returns
-    the viewer's state: {'before', 'after' (clip paths), 'inputs', 'outputs' (frame paths), 'fps_in',
-    'fps_timeline'}."""
-    fps_in, fps_timeline = Fraction(summary["fps_in"]).limit_denominator(1001), \
-        Fraction(summary["fps_timeline"]).limit_denominator(1001)
-    fps_out = Fraction(summary["fps_out"]).limit_denominator(1001)
+    the viewer's state: {'before', 'after' (clip paths), 'inputs', 'outputs' (frame paths), 'positions' (each
+    output frame's input position, as text)}."""
+    fps_in, fps_out, fps_timeline = (_rate(summary[k]) for k in ("fps_in", "fps_out", "fps_timeline"))
     inputs = first_frames(src, kind, frame_count(seconds, fps_in))
-    outputs = first_frames(summary["output"], "video", frame_count(seconds, fps_timeline))
+    outputs, positions = output_frames(summary["output"], seconds, fps_in=fps_in, fps_out=fps_out,
+                                       fps_timeline=fps_timeline)
     folder.mkdir(parents=True, exist_ok=True)
     return {"before": write_clip(inputs, folder / "before.mp4", fps_in),
             "after": write_clip(outputs, folder / "after.mp4", fps_out),
             "inputs": save_frames(inputs, folder, "in"), "outputs": save_frames(outputs, folder, "out"),
-            "fps_in": str(fps_in), "fps_timeline": str(fps_timeline)}
+            "positions": [str(p) for p in positions]}
+
+
+def viewer_positions(state: dict) -> list[Position]:
+    """Every viewer frame's :class:`Position`."""
+    n = len(state["inputs"])
+    return [locate(m, Fraction(p), n) for m, p in enumerate(state["positions"])]
+
+
+def first_inbetween(state: dict) -> int:
+    """The first output frame of the viewer made between two input frames (0 when none is)."""
+    return next((p.index for p in viewer_positions(state) if not p.is_copy), 0)
 
 
 def viewer_frame(state: dict | None, index: int) -> tuple[str | None, str | None, str | None, str]:
@@ -108,7 +146,7 @@ def viewer_frame(state: dict | None, index: int) -> tuple[str | None, str | None
         return None, None, None, ""
     outputs, inputs = state["outputs"], state["inputs"]
     index = max(0, min(int(index or 0), len(outputs) - 1))
-    pos = position(index, Fraction(state["fps_in"]), Fraction(state["fps_timeline"]), len(inputs))
+    pos = locate(index, Fraction(state["positions"][index]), len(inputs))
     if pos.is_copy:
         caption = f"output frame {index}: input frame {pos.before} as it is"
     else:
