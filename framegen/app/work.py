@@ -16,7 +16,6 @@ import shutil
 import tempfile
 import threading
 import time
-import uuid
 import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -380,8 +379,3 @@ class Engine:
             shutil.rmtree(scratch, ignore_errors=True)
             raise
         return {"src": src, "kind": kind, "scratch": scratch, "runs": runs}
-
-
-def new_session() -> str:
-    """A session key for calls made without a browser session (tests, the Python API)."""
-    return f"local-{uuid.uuid4().hex[:8]}"
