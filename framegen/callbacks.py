@@ -13,13 +13,60 @@ from typing import Any
 import lightning as L
 import torch
 from lightning.pytorch.callbacks import RichModelSummary, RichProgressBar
+from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger, WandbLogger
 from rich.progress import ProgressColumn, Task
 from rich.text import Text
 
 from framegen.atomic import atomic_path
 from framegen.checkpoints import export_net
+from framegen.errors import TrainingError
+from framegen.media import write_image
+from framegen.viz import interpolation_sheet, to_uint8
 
 log = logging.getLogger(__name__)
+
+
+class ImageLogger(L.Callback):
+    """Sheets of input frames, prediction, ground truth and flows, written to every logger that takes images
+    (TensorBoard, W&B; CSV: PNG files under ``<log dir>/images``): a training batch every ``every_n_steps`` steps
+    (0 = never) and the first batch of every validation and test. Reads the ``frame`` and ``flows`` that the
+    module's steps return."""
+
+    def __init__(self, *, every_n_steps: int = 500) -> None:
+        self.every_n_steps = int(every_n_steps)
+        self._step = 0
+
+    def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch, batch_idx: int) -> None:
+        self._step = trainer.global_step  # the step this batch belongs to (global_step moves on at its end)
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx: int) -> None:
+        n = self.every_n_steps
+        if n and self._step % n == 0:
+            self._log(trainer, "train/images", batch, outputs, step=self._step)
+
+    def on_validation_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int, dataloader_idx: int = 0):
+        if batch_idx == 0 and not trainer.sanity_checking:
+            self._log(trainer, "val/images", batch, outputs, step=trainer.global_step)
+
+    def on_test_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int, dataloader_idx: int = 0):
+        if batch_idx == 0:
+            self._log(trainer, "test/images", batch, outputs, step=trainer.global_step)
+
+    @staticmethod
+    def _log(trainer: L.Trainer, tag: str, batch: dict, outputs, *, step: int) -> None:
+        if not trainer.loggers or not trainer.is_global_zero or not isinstance(outputs, dict) or "frame" not in outputs:
+            return
+        sheet = interpolation_sheet(batch["img0"], batch["img1"], outputs["frame"], batch["gt"], outputs["flows"],
+                                    labels=True, t=batch["t"])
+        for logger in trainer.loggers:
+            if isinstance(logger, TensorBoardLogger):
+                logger.experiment.add_image(tag, sheet, step)
+            elif isinstance(logger, WandbLogger):
+                logger.log_image(key=tag, images=[to_uint8(sheet)], step=step)
+            elif isinstance(logger, CSVLogger):
+                folder = Path(logger.log_dir) / "images"
+                folder.mkdir(parents=True, exist_ok=True)
+                write_image(folder / f"{tag.replace('/', '_')}_step{step:07d}.png", to_uint8(sheet))
 
 
 class ExportBestModel(L.Callback):
@@ -94,7 +141,7 @@ class LastCheckpoint(L.Callback):
     then ``last.ckpt`` is saved at that step and the run stops with KeyboardInterrupt (a second signal stops at once);
     one that arrives elsewhere (loading data, validating) stops at once and saves the last finished step. A failed
     write (a full disk) removes the temporary file, keeps the previous ``last.ckpt`` and raises a one-line
-    :class:`~framegen.module.TrainingError`.
+    :class:`~framegen.errors.TrainingError`.
     """
 
     SIGNALS = ("SIGINT", "SIGTERM")
@@ -122,7 +169,6 @@ class LastCheckpoint(L.Callback):
             else:  # a collective call: every process makes it, only the first writes
                 trainer.save_checkpoint(self.path, weights_only=False)
         except OSError as err:
-            from framegen.module import TrainingError
 
             kept = " (the previous one is kept)" if self.path.is_file() else ""
             raise TrainingError(f"{write_error(err, self.path)} at step {trainer.global_step}{kept}: free some "

@@ -12,3 +12,9 @@ class FramegenError(Exception):
     """A failure a user can act on, reported as one line; ``exit_code`` is the tool's exit status for it."""
 
     exit_code = 2
+
+
+class TrainingError(FramegenError, RuntimeError):
+    """A run that cannot start or went wrong (a diverged loss, a wrong checkpoint, missing data); one line."""
+
+    exit_code = 1

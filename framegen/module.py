@@ -1,28 +1,21 @@
-"""The LightningModule: one training loop for every registered net."""
+"""The LightningModule: one training loop for every registered net. It keeps the loss, the metrics and the
+optimizer; the flow teacher is :mod:`framegen.teacher`, image sheets are :class:`framegen.callbacks.ImageLogger`'s."""
 
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Any
 
 import lightning as L
 import torch
-from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger, WandbLogger
 
-from framegen.errors import FramegenError
+from framegen.errors import TrainingError
 from framegen.losses import FramegenLoss, flow_supervision
 from framegen.metrics import build_metrics, quantize
 from framegen.models import InterpolationOutput, build_net
 from framegen.models.layers import memory_format
 from framegen.perceptual import LPIPS
-from framegen.viz import interpolation_sheet, to_uint8
-
-
-class TrainingError(FramegenError, RuntimeError):
-    """A run that cannot start or went wrong (a diverged loss, a wrong checkpoint, missing data); one line."""
-
-    exit_code = 1
+from framegen.teacher import FlowTargets
 
 
 def warmup_cosine(step: int, *, warmup_steps: int, total_steps: int, min_lr_ratio: float) -> float:
@@ -46,7 +39,6 @@ class InterpolationModule(L.LightningModule):
         channels_last: run the net (and the teacher) in channels-last memory layout; None = on the CPU only, where
             oneDNN's convolutions make a training step about 25 % faster so (docs/benchmarks.md).
         metrics_lpips: backbone of the LPIPS validation metric (None to skip it).
-        image_log_every_n_steps: log a training image sheet every N steps (0 = never); validation logs one per epoch.
         flow_supervision: {"weight", "beta", "teacher", "teacher_scale"}: a robust loss on the net's intermediate
             flows (:func:`framegen.losses.flow_supervision`), against the exact flows that samples carry (synthetic
             motion) and, for samples without, against a frozen teacher's flows (``teacher``: a checkpoint path or a
@@ -63,7 +55,6 @@ class InterpolationModule(L.LightningModule):
         compile: bool = False,
         channels_last: bool | None = None,
         metrics_lpips: str | None = "alex",
-        image_log_every_n_steps: int = 500,
         flow_supervision: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
@@ -76,30 +67,18 @@ class InterpolationModule(L.LightningModule):
         self.test_metrics = metrics.clone(prefix="test/")
         # the values come from the config (conf/model/_module.yaml is their one home); checked when training starts
         self.optimizer_cfg, self.scheduler_cfg = dict(optimizer or {}), dict(scheduler or {})
-        self.image_log_every_n_steps = image_log_every_n_steps
         self.flow_cfg = dict(flow_supervision or {"weight": 0.0})
-        self.teacher = None
+        self.flow_targets = None
         if self.flow_cfg["weight"] > 0:
             missing = [k for k in ("beta", "teacher", "teacher_scale") if k not in self.flow_cfg]
             if missing:
                 raise ValueError(f"flow_supervision lacks {', '.join(missing)} (conf/model/_module.yaml has them all)")
-            self.teacher = self._load_teacher(self.flow_cfg["teacher"])
+            self.flow_targets = FlowTargets(teacher=self.flow_cfg["teacher"], scale=float(self.flow_cfg["teacher_scale"]))
         # the global step of the last finished validation (train() validates once more when it is not the last step)
         self.last_validated_step: int | None = None
         # What forward runs: the net, or its compiled wrapper. Kept out of the module tree (set through __dict__),
         # so checkpoints hold the net's weights once, under "net.".
         self.__dict__["_run_net"] = self.net
-
-    @staticmethod
-    def _load_teacher(ckpt: str | None) -> torch.nn.Module | None:
-        if not ckpt:
-            return None
-        from framegen.catalogue import get_model
-
-        teacher = get_model(ckpt)  # a catalogue name (rife, default) or a checkpoint
-        for p in teacher.parameters():
-            p.requires_grad_(False)
-        return teacher.eval()
 
     def setup(self, stage: str) -> None:
         if self.hparams.compile and self._run_net is self.net:
@@ -111,8 +90,8 @@ class InterpolationModule(L.LightningModule):
     def _set_memory_format(self) -> None:
         fmt = self._memory_format()
         self.net.to(memory_format=fmt)
-        if self.teacher is not None:
-            self.teacher.to(memory_format=fmt)
+        if self.flow_targets is not None:
+            self.flow_targets.to(memory_format=fmt)
 
     def on_fit_start(self) -> None:
         self._set_memory_format()
@@ -133,34 +112,11 @@ class InterpolationModule(L.LightningModule):
         loss, terms = self.loss_fn(out.frame, batch["gt"])
         return out, loss, terms
 
-    def _flow_targets(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor] | None:
-        """(target flows (B, 4, H, W), rows with a target (B,)): the samples' exact flows, the teacher's elsewhere."""
-        b = batch["img0"].shape[0]
-        if "flows" in batch:
-            flows = batch["flows"]
-            rows = batch.get("flows_valid", torch.ones(b, device=flows.device)).clone()
-        else:
-            flows = batch["img0"].new_zeros(b, 4, *batch["img0"].shape[-2:])
-            rows = batch["img0"].new_zeros(b)
-        missing = rows < 0.5
-        if self.teacher is not None and missing.any():
-            self.teacher.eval()
-            t = batch["t"].reshape(-1)[missing] if torch.is_tensor(batch["t"]) and batch["t"].numel() == b else batch["t"]
-            scale = float(self.flow_cfg["teacher_scale"])
-            fmt = self._memory_format()
-            with torch.no_grad():
-                out = self.teacher(batch["img0"][missing].contiguous(memory_format=fmt),
-                                   batch["img1"][missing].contiguous(memory_format=fmt), t, scale=scale)
-            flows = flows.clone()
-            flows[missing] = out.flows.to(flows.dtype)
-            rows[missing] = 1.0
-        return (flows, rows) if rows.any() else None
-
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         out, loss, terms = self._shared_step(batch)
         weight = float(self.flow_cfg["weight"])
         if weight > 0:
-            targets = self._flow_targets(batch)
+            targets = self.flow_targets.targets(batch, memory_format=self._memory_format())
             if targets is not None:
                 terms["flow"] = flow_supervision(out.flows, targets[0], batch["img0"], batch["img1"], batch["gt"],
                                                  beta=float(self.flow_cfg["beta"]), rows=targets[1])
@@ -172,10 +128,7 @@ class InterpolationModule(L.LightningModule):
         bs = batch["img0"].shape[0]
         self.log("train/loss", loss, prog_bar=True, batch_size=bs)
         self.log_dict({f"train/{k}": v for k, v in terms.items()}, batch_size=bs)
-        n = self.image_log_every_n_steps
-        if n and self.global_step % n == 0:
-            self._log_images("train/images", batch, out)
-        return loss
+        return {"loss": loss, "frame": out.frame.detach(), "flows": out.flows.detach()}  # the images: ImageLogger
 
     def _eval_step(self, batch: dict[str, torch.Tensor], batch_idx: int, stage: str) -> None:
         out, loss, _ = self._shared_step(batch)
@@ -184,11 +137,10 @@ class InterpolationModule(L.LightningModule):
         bs = batch["img0"].shape[0]
         self.log(f"{stage}/loss", loss, batch_size=bs, sync_dist=True)
         self.log_dict(metrics, on_step=False, on_epoch=True, prog_bar=stage == "val", batch_size=bs)
-        if batch_idx == 0 and not self.trainer.sanity_checking:
-            self._log_images(f"{stage}/images", batch, out)
+        return {"frame": out.frame.detach(), "flows": out.flows.detach()}
 
-    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
-        self._eval_step(batch, batch_idx, "val")
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> dict[str, torch.Tensor]:
+        return self._eval_step(batch, batch_idx, "val")
 
     def on_validation_end(self) -> None:
         if self.trainer.sanity_checking:
@@ -207,8 +159,8 @@ class InterpolationModule(L.LightningModule):
                 raise TrainingError(f"the weights became non-finite at step {self.global_step} ({name}): the run "
                                     f"diverged (learning rate {self.optimizer_cfg['lr']:g} too high?)")
 
-    def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
-        self._eval_step(batch, batch_idx, "test")
+    def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> dict[str, torch.Tensor]:
+        return self._eval_step(batch, batch_idx, "test")
 
     def predict_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         return self(batch["img0"], batch["img1"], batch["t"]).frame
@@ -234,7 +186,7 @@ class InterpolationModule(L.LightningModule):
     # ------------------------------------------------------------ checkpoints
     def _frozen_prefixes(self) -> list[str]:
         frozen = [f"{name}." for name, m in self.named_modules() if isinstance(m, LPIPS)]
-        return frozen + (["teacher."] if self.teacher is not None else [])
+        return frozen + (["flow_targets.teacher."] if self.flow_targets is not None else [])
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         """Leave the frozen LPIPS backbones (loss and metric) out of checkpoints; they are rebuilt on load."""
@@ -252,23 +204,3 @@ class InterpolationModule(L.LightningModule):
         for key, value in self.state_dict().items():
             if key.startswith(prefixes):
                 state.setdefault(key, value)
-
-    # ---------------------------------------------------------------- images
-    def _log_images(self, tag: str, batch: dict[str, torch.Tensor], out: InterpolationOutput) -> None:
-        if not self.loggers or not self.trainer.is_global_zero:
-            return
-        sheet = interpolation_sheet(batch["img0"], batch["img1"], out.frame, batch["gt"], out.flows, labels=True,
-                                    t=batch["t"])
-        step = self.global_step
-        for logger in self.loggers:
-            if isinstance(logger, TensorBoardLogger):
-                logger.experiment.add_image(tag, sheet, step)
-            elif isinstance(logger, WandbLogger):
-                logger.log_image(key=tag, images=[to_uint8(sheet)], step=step)
-            elif isinstance(logger, CSVLogger):
-                import cv2
-
-                folder = Path(logger.log_dir) / "images"
-                folder.mkdir(parents=True, exist_ok=True)
-                name = f"{tag.replace('/', '_')}_step{step:07d}.png"
-                cv2.imwrite(str(folder / name), cv2.cvtColor(to_uint8(sheet), cv2.COLOR_RGB2BGR))

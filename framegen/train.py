@@ -26,7 +26,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from framegen.media import user_path
 from framegen.models import normalize_arch
-from framegen.module import TrainingError
+from framegen.errors import TrainingError
 
 log = logging.getLogger(__name__)
 

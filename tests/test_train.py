@@ -52,7 +52,7 @@ def test_tensorboard_receives_image_sheets_and_lr(tmp_path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     cfg = compose_train(["trainer=cpu", "logger=tensorboard", "trainer.max_epochs=1", "trainer.log_every_n_steps=1",
-                         "model.image_log_every_n_steps=2", *SMALL], tmp_path)
+                         "callbacks.image_logger.every_n_steps=2", *SMALL], tmp_path)
     train(cfg)
     (events,) = list((tmp_path / "tensorboard").rglob("events.out.tfevents.*"))
     acc = EventAccumulator(str(events.parent)).Reload()
