@@ -28,6 +28,7 @@ TOOLS = {
     "evaluate": ("evaluate", "score methods on VFI test sets, your own triplets, or a video"),
     "benchmark": ("benchmark", "speed of nets and peers per frame, whole videos, real-time latency, curves"),
     "corpus": ("prepare_corpus", "fetch the real-footage corpus from Debian packages (data/corpus, manifest)"),
+    "data-speed": ("benchmark_data", "speed of the data pipeline on videos: decoding, cache build, DataLoader"),
     "app": ("app", "a local web page: drop a video, watch it progress, compare, download (framegen[app])"),
 }
 _CONF = str(config_dir())
@@ -300,6 +301,16 @@ def _corpus(cfg: DictConfig) -> None:
     print(f"corpus in {cfg.out_dir}; manifest {cfg.manifest}")
 
 
+@_hydra_main("benchmark_data")
+def _data_speed(cfg: DictConfig) -> None:
+    from framegen.evaluation.data_speed import data_speed_report
+
+    try:
+        print(data_speed_report(cfg, sys.argv[1:]))
+    except (FramegenError, FileNotFoundError, ValueError) as err:
+        fail(err)
+
+
 @_hydra_main("app")
 def _app(cfg: DictConfig) -> None:
     from framegen.app import serve
@@ -313,7 +324,7 @@ def _app(cfg: DictConfig) -> None:
 
 
 _MAINS = {"interpolate": _interpolate, "train": _train, "evaluate": _evaluate, "benchmark": _benchmark,
-          "corpus": _corpus, "app": _app}
+          "corpus": _corpus, "data-speed": _data_speed, "app": _app}
 
 
 def run_tool(tool: str):

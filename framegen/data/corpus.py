@@ -25,6 +25,7 @@ from pathlib import Path
 
 import cv2
 
+from framegen.atomic import atomic_path, write_text_atomically
 from framegen.errors import FramegenError
 
 log = logging.getLogger(__name__)
@@ -301,9 +302,8 @@ def prepare(items: Sequence[CorpusItem], out_dir: str | Path, *, download_dir: s
             digest = sha256(src)
             if not (dst.is_file() and sha256(dst) == digest):
                 dst.parent.mkdir(parents=True, exist_ok=True)
-                tmp = dst.with_name(f".{dst.name}.partial")
-                shutil.copyfile(src, tmp)
-                tmp.replace(dst)
+                with atomic_path(dst) as tmp:
+                    shutil.copyfile(src, tmp)
             w, h, n, fps = media_info(dst, item.kind)
             rows.append(ManifestRow(name=f"{sub.as_posix()}/{name}", kind=item.kind, split=item.split,
                                     package=item.package, version=version, source="/" + rel, license=lic,
@@ -320,25 +320,7 @@ def write_manifest(rows: Iterable[ManifestRow], path: str | Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     data = [{k: v for k, v in asdict(r).items() if k != "extra"} for r in rows]
-    tmp = path.with_name(f".{path.name}.partial")
-    tmp.write_text(json.dumps(data, indent=1) + "\n")
-    tmp.replace(path)
-    return path
-
-
-def read_manifest(path: str | Path) -> list[dict]:
-    return json.loads(Path(path).read_text())
-
-
-def check_files(rows: Sequence[dict], out_dir: str | Path) -> list[str]:
-    """Names of manifest files that are missing under ``out_dir`` or whose sha256 differs."""
-    out_dir = Path(out_dir)
-    bad = []
-    for r in rows:
-        p = out_dir / r["name"]
-        if not p.is_file() or sha256(p) != r["sha256"]:
-            bad.append(r["name"])
-    return bad
+    return write_text_atomically(path, json.dumps(data, indent=1) + "\n")
 
 
 def items_from_config(entries: Iterable[dict]) -> list[CorpusItem]:

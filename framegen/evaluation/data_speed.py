@@ -48,3 +48,26 @@ def loader_throughput(source: VideoSource, *, num_workers: int, batch_size: int,
         elif i >= warmup:
             seen += batch["img0"].shape[0]
     return seen / max(time.perf_counter() - t0, 1e-9)
+
+
+def data_speed_report(cfg, argv: list[str]) -> str:
+    """The markdown table of :func:`raw_decode_fps`, :func:`cache_build_fps` and :func:`loader_throughput` for the
+    source of ``cfg.data`` (``conf/benchmark_data.yaml``), headed by the command that made it (``argv``); appended
+    to ``cfg.output`` when set."""
+    from hydra.utils import instantiate
+
+    source = instantiate(cfg.data.source)
+    raw, n = raw_decode_fps(source)
+    build = cache_build_fps(source)
+    rows = [f"| decord decode, native size ({n} frames) | {raw:.0f} frames/s |",
+            f"| cache build: decode + resize + checks + write ({build['frames_decoded']} frames) "
+            f"| {build['frames_per_second']:.0f} frames/s |"]
+    for w in cfg.workers:
+        sps = loader_throughput(source, num_workers=int(w), batch_size=int(cfg.batch_size), batches=int(cfg.batches))
+        rows.append(f"| DataLoader from the cache, {w} workers, batch {cfg.batch_size} | {sps:.0f} samples/s |")
+    text = "\n".join([f"`python scripts/benchmark_data.py {' '.join(argv)}`", "", "| what | speed |",
+                      "| --- | --- |", *rows, ""])
+    if cfg.output:
+        with open(cfg.output, "a") as f:
+            f.write(text + "\n")
+    return text

@@ -9,6 +9,7 @@ from pathlib import Path
 import av
 import numpy as np
 
+from framegen.atomic import atomic_path
 from framegen.data.synthetic import MotionConfig, SyntheticMotion, load_photos
 
 
@@ -22,8 +23,7 @@ def make_sample_clip(path: str | Path, *, seconds: float = 2.0, fps: int = 24, s
                           layer_motion=7.0 * n, static_prob=0.0, small_motion_prob=0.0, jpeg_prob=0.0, blur_prob=0.0)
     renderer = SyntheticMotion(load_photos(("coffee", "chelsea", "rocket", "astronaut")), length=1, size=size, motion=motion, deterministic=True, seed=seed)
     frames = renderer.render(np.random.default_rng(seed), [i / (n - 1) for i in range(n)])
-    tmp = path.with_name(f".{path.stem}.partial{path.suffix}")
-    with av.open(str(tmp), "w") as c:
+    with atomic_path(path) as tmp, av.open(str(tmp), "w") as c:
         v = c.add_stream("libx264", rate=fps)
         v.width, v.height, v.pix_fmt = size[1], size[0], "yuv420p"
         v.options = {"crf": "16"}
@@ -47,5 +47,4 @@ def make_sample_clip(path: str | Path, *, seconds: float = 2.0, fps: int = 24, s
                 c.mux(p)
         for p in a.encode():
             c.mux(p)
-    tmp.replace(path)
     return path
