@@ -31,7 +31,7 @@ def real_frames(n: int, size=(32, 64), seed: int = 0) -> list[np.ndarray]:
     else a photo panned by a few pixels a frame (tests/fake_videos.py)."""
     files = sorted(CLIP.glob("*.jpg")) if CLIP.is_dir() else []
     if len(files) < 2:
-        return pan_frames(n, size, speed=3, seed=seed)
+        return pan_frames(n, size, speed=1.5, seed=seed)
     h, w = size
     out = []
     for i in range(n):  # forwards and back again, as long as n needs
