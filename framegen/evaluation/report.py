@@ -216,7 +216,7 @@ def run_benchmark(cfg: DictConfig) -> str:
         raise ValueError("suite=e2e needs video=<clip>")
     info = probe_video(cfg.video)
     rows = run_end_to_end(cfg.video, factor=int(cfg.factor), ckpt=cfg.get("ckpt"), methods=list(cfg.e2e_methods),
-                          precision=str(cfg.get("precision", "fp32")))
+                          precision=str(cfg.get("precision", "fp32")), scale=float(cfg.get("scale", 1.0)))
     frames_in = info.frames or 0
     text = "\n".join(["# End-to-end video speed", "", _header(cfg, "Output frames per second over the whole run "
                        "(decoding, scheduling, inference, encoding); decode/encode share = time the pipeline's "
@@ -236,7 +236,8 @@ def _realtime(cfg: DictConfig) -> str:
     from framegen.inference.video_io import probe_video, read_frames
 
     info = probe_video(cfg.video)
-    interp = Interpolator.from_checkpoint(cfg.get("ckpt"), device=cfg.device, precision=str(cfg.get("precision", "fp32")))
+    interp = Interpolator.from_checkpoint(cfg.get("ckpt"), device=cfg.device, precision=str(cfg.get("precision", "fp32")),
+                                          scale=float(cfg.get("scale", 1.0)))
     rt = RealtimeInterpolator(interp, factor=int(cfg.factor))
     for _, frame in read_frames(cfg.video):
         rt.process_frame(frame)
@@ -247,7 +248,8 @@ def _realtime(cfg: DictConfig) -> str:
         "# Real-time interpolator latency", "",
         _header(cfg, "RealtimeInterpolator.process_frame on each frame of the clip as it arrives; the latency of an "
                      "in-between frame is one input frame interval (it needs the next frame) plus this processing."),
-        "", f"Clip: `{cfg.video}` ({info.width}x{info.height}, {float(info.fps):.3g} fps), factor {cfg.factor}.", "",
+        "", f"Clip: `{cfg.video}` ({info.width}x{info.height}, {float(info.fps):.3g} fps), factor {cfg.factor}; "
+            f"precision {interp.precision}, motion at scale {interp.scale:g}.", "",
         "| calls | median ms | 95th percentile ms | max ms | input frame interval ms | keeps up live |",
         "| --- | --- | --- | --- | --- | --- |",
         f"| {len(lat)} | {statistics.median(lat):.1f} | {p95:.1f} | {lat[-1]:.1f} | {frame_ms:.1f} | "
