@@ -9,16 +9,8 @@ import pytest
 from conftest import SHARED, compose_tool, compose_train, one_error_line
 from fake_videos import pan_frames, write_video
 
-from framegen.data.research_sets import (
-    XIPH_SEQUENCES,
-    ResearchSetError,
-    VimeoPicks,
-    VimeoSource,
-    X4KPicks,
-    X4KSource,
-    centre_half,
-    half_size,
-)
+from framegen.data.research_sets import XIPH_SEQUENCES, ResearchSetError, centre_half, half_size
+from framegen.data.research_sources import VimeoPicks, VimeoSource, X4KPicks, X4KSource
 from framegen.evaluation.benchmarks import load_triplets, research_items
 from framegen.evaluation.evaluate import evaluate
 from framegen.evaluation.temporal import TemporalOF, border_crop

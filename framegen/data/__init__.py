@@ -6,7 +6,8 @@ from framegen.data.datamodule import DataError, InterpolationDataModule, Source
 from framegen.data.entries import VideoEntry
 from framegen.data.hf import HFUCF101Source
 from framegen.data.mixed import MixedDataset, MixedSource
-from framegen.data.research_sets import ResearchSetError, VimeoSource, X4KSource
+from framegen.data.research_sets import ResearchSetError
+from framegen.data.research_sources import VimeoSource, X4KSource
 from framegen.data.sources import UCF101Source, VideoFolderSource, VideoSource
 from framegen.data.synthetic import MotionConfig, SyntheticMotion, SyntheticSource, load_photos
 
