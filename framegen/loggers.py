@@ -1,10 +1,13 @@
 """framegen's CSV logger: Lightning's, except that a resumed run keeps the rows its checkpoint had already logged
-(Lightning's deletes ``metrics.csv`` when it starts), so one run folder holds one unbroken ``metrics.csv``."""
+(Lightning's deletes ``metrics.csv`` when it starts), so one run folder holds one unbroken ``metrics.csv``; and
+:func:`quiet_third_party`, which keeps training's console to one copy of each line without library noise."""
 
 from __future__ import annotations
 
 import csv
+import logging
 import os
+import warnings
 
 from lightning.pytorch.loggers.csv_logs import CSVLogger, ExperimentWriter
 
@@ -49,3 +52,34 @@ class ResumableCSVLogger(CSVLogger):
         self._fs.makedirs(self.root_dir, exist_ok=True)
         self._experiment = _KeepingWriter(self.log_dir, self.keep_before)
         return self._experiment
+
+
+_QUIET_LOGS = ("💡 Tip:", "`weights_only` was not set", "Loading `train_dataloader` to estimate", "TPU available",
+               "HPU available", "Trainer already configured with model summary")
+_QUIET_WARNINGS = (r".*isinstance\(treespec, LeafSpec\)", r".*module\(s\) in eval mode at the start of training",
+                   r".*could not find the monitored key in the returned metrics",
+                   r"Checkpoint directory .* exists and is not empty")  # a resumed run continues its own folder
+
+
+class _DropNoise(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        msg = str(record.msg)
+        return not any(q in msg for q in _QUIET_LOGS)
+
+
+def quiet_third_party() -> None:
+    """Each line once, without the noise: Lightning adds a console handler of its own to the ``lightning`` logger,
+    which prints every line a second time where the root logger already has one (Hydra's); and the lines and
+    warnings of ``_QUIET_*`` are dropped."""
+    top = logging.getLogger("lightning")
+    if logging.getLogger().handlers:
+        for handler in list(top.handlers):
+            if type(handler) is logging.StreamHandler:
+                top.removeHandler(handler)
+    for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero",
+                 "lightning.pytorch.trainer.connectors.checkpoint_connector", "lightning.pytorch.trainer.trainer"):
+        lg = logging.getLogger(name)
+        if not any(isinstance(f, _DropNoise) for f in lg.filters):
+            lg.addFilter(_DropNoise())
+    for pattern in _QUIET_WARNINGS:
+        warnings.filterwarnings("ignore", message=pattern)

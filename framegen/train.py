@@ -15,7 +15,6 @@ import shutil
 import signal
 import sys
 import tempfile
-import warnings
 from pathlib import Path
 
 import lightning as L
@@ -24,9 +23,11 @@ from hydra.utils import instantiate
 from lightning.pytorch.callbacks import LearningRateMonitor
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from framegen.errors import TrainingError
+from framegen.init_weights import checkpoint_arch, describe_arch, init_from
+from framegen.loggers import quiet_third_party
 from framegen.media import user_path
 from framegen.models import normalize_arch
-from framegen.errors import TrainingError
 
 log = logging.getLogger(__name__)
 
@@ -152,52 +153,6 @@ def _close_file_handlers_under(folder: Path) -> None:
 
 # third-party lines a user cannot act on: Lightning's logger advertisement and bookkeeping notes, a torch
 # deprecation inside Lightning, the eval-mode metric nets (LPIPS is frozen on purpose)
-_QUIET_LOGS = ("💡 Tip:", "`weights_only` was not set", "Loading `train_dataloader` to estimate", "TPU available",
-               "HPU available", "Trainer already configured with model summary")
-_QUIET_WARNINGS = (r".*isinstance\(treespec, LeafSpec\)", r".*module\(s\) in eval mode at the start of training",
-                   r".*could not find the monitored key in the returned metrics",
-                   r"Checkpoint directory .* exists and is not empty")  # a resumed run continues its own folder
-
-
-class _DropNoise(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        msg = str(record.msg)
-        return not any(q in msg for q in _QUIET_LOGS)
-
-
-def _quiet_third_party() -> None:
-    """Each line once, without the noise: Lightning adds a console handler of its own to the ``lightning`` logger,
-    which prints every line a second time where the root logger already has one (Hydra's); and the lines and
-    warnings of ``_QUIET_*`` are dropped."""
-    top = logging.getLogger("lightning")
-    if logging.getLogger().handlers:
-        for handler in list(top.handlers):
-            if type(handler) is logging.StreamHandler:
-                top.removeHandler(handler)
-    for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero",
-                 "lightning.pytorch.trainer.connectors.checkpoint_connector", "lightning.pytorch.trainer.trainer"):
-        lg = logging.getLogger(name)
-        if not any(isinstance(f, _DropNoise) for f in lg.filters):
-            lg.addFilter(_DropNoise())
-    for pattern in _QUIET_WARNINGS:
-        warnings.filterwarnings("ignore", message=pattern)
-
-
-def _checkpoint_arch(path: Path) -> tuple[dict, int | None]:
-    """(the net a checkpoint holds, its global step) with one-line errors."""
-    from framegen.checkpoints import CheckpointError, read_checkpoint
-
-    try:
-        arch, _, info = read_checkpoint(path)
-    except CheckpointError as err:
-        raise TrainingError(str(err)) from None
-    return arch, info.get("global_step")
-
-
-def _describe(arch: dict) -> str:
-    return f"a {arch.get('name')!r} net ({', '.join(f'{k}={v}' for k, v in arch.items() if k != 'name')})"
-
-
 def _resume_folder(ckpt: Path) -> Path | None:
     """The run folder of ``<run>/checkpoints/<file>.ckpt`` (where a resumed run continues), else None."""
     return ckpt.parent.parent if ckpt.parent.name == "checkpoints" else None
@@ -219,11 +174,11 @@ def _prepare_paths(cfg: DictConfig) -> int | None:
                 raise TrainingError(str(err)) from None
         if cfg.get("ckpt_path"):
             ckpt = Path(cfg.ckpt_path)
-            arch, resume_step = _checkpoint_arch(ckpt)
+            arch, resume_step = checkpoint_arch(ckpt)
             wanted = OmegaConf.to_container(cfg.model.net, resolve=True)
             if normalize_arch(arch) != normalize_arch(wanted):
-                raise TrainingError(f"ckpt_path {ckpt} holds {_describe(arch)}, but the config builds {_describe(wanted)}"
-                                    f" (resume with the model=... options the run was started with)")
+                raise TrainingError(f"ckpt_path {ckpt} holds {describe_arch(arch)}, but the config builds "
+                                    f"{describe_arch(wanted)} (resume with the model=... options the run was started with)")
             folder = _resume_folder(ckpt)
             if folder is not None and cfg.get("resume_in_place", True):
                 cfg.paths.output_dir = str(folder)
@@ -243,7 +198,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
 
 def _train(cfg: DictConfig) -> dict[str, float]:
-    _quiet_third_party()
+    quiet_third_party()
     try:
         if cfg.get("seed") is not None:
             L.seed_everything(cfg.seed, workers=True, verbose=False)
@@ -302,7 +257,7 @@ def _build(cfg: DictConfig, resume_step: int | None):
     loss = OmegaConf.to_container(cfg.loss, resolve=True) if cfg.get("loss") else None
     module: L.LightningModule = instantiate(cfg.model, loss=loss)
     if cfg.get("init_from") and not cfg.get("ckpt_path"):
-        _init_from(module, Path(cfg.init_from))
+        init_from(module.net, module.hparams["net"], Path(cfg.init_from))
     callbacks = _instantiate_group(cfg.get("callbacks"))
     loggers = _instantiate_group(cfg.get("logger"))
     for lg in loggers:
@@ -344,66 +299,6 @@ def _stopped_message(trainer: L.Trainer) -> str:
     if saved:
         return f"stopped at step {saved[1]}; last.ckpt is saved: resume with the command above"
     return f"stopped at step {trainer.global_step}; no last.ckpt was saved (checkpointing is off)"
-
-
-def _init_from(module: L.LightningModule, path: Path) -> None:
-    from framegen.checkpoints import CheckpointError, checked_state, load_weights, read_checkpoint
-
-    arch, _ = _checkpoint_arch(path)
-    have, want = normalize_arch(arch), normalize_arch(module.hparams["net"])
-    how = ("same" if have == want else "scales" if _grows_scales(have, want) else "rife" if _rife_into_flow(have, want)
-           else "flow" if _flow_into_advanced(have, want) else None)
-    if how is None:
-        raise TrainingError(f"init_from {path} holds {_describe(arch)}, but the config builds "
-                            f"{_describe(module.hparams['net'])} (choose the matching model=...)")
-    state = read_checkpoint(path)[1]
-    try:
-        if how == "scales":  # a flow net with more (coarser) blocks: the old blocks move to their scales
-            from framegen.models.flow_net import load_with_added_scales
-
-            added = load_with_added_scales(module.net, checked_state(state, source=path), scales=have["scales"])
-            log.info("initialised the net from %s; blocks %s (scales %s) are new", path, added,
-                     [want["scales"][i] for i in added])
-            return
-        if how == "rife":  # RIFE 4.25's weights into a flow net of RIFE blocks: the refinement net starts at zero
-            from framegen.models.flow_net import load_rife_weights
-
-            load_rife_weights(module.net, checked_state(state, source=path))
-            log.info("initialised the flow net's blocks and encoder from RIFE 4.25's weights in %s", path)
-            return
-        if how == "flow":  # a light net's weights as the advanced net's flow part: the rest starts from its init
-            load_weights(module.net.flow, state, source=path)
-            log.info("initialised the advanced net's flow part from %s (the context, attention and decoder are new)",
-                     path)
-            return
-        load_weights(module.net, state, source=path)
-    except (CheckpointError, ValueError) as err:
-        raise TrainingError(str(err)) from None
-    log.info("initialised the net from %s", path)
-
-
-def _grows_scales(have: dict, want: dict) -> bool:
-    """True when ``want`` is the flow net ``have`` with extra scales (the same widths where they meet)."""
-    if have["name"] != "flow" or want["name"] != "flow":
-        return False
-    rest = {k: v for k, v in have.items() if k != "scales"} == {k: v for k, v in want.items() if k != "scales"}
-    return rest and set(have["scales"]) < set(want["scales"]) and min(have["scales"]) == min(want["scales"])
-
-
-def _rife_into_flow(have: dict, want: dict) -> bool:
-    """True when ``have`` is RIFE 4.25 and ``want`` a flow net of RIFE blocks with its widths, scales and layers."""
-    if have["name"] != "rife425" or want["name"] != "flow" or want.get("block") != "rife":
-        return False
-    return all(have[k] == want.get(k) for k in ("widths", "scales", "num_layers", "feature_channels"))
-
-
-def _flow_into_advanced(have: dict, want: dict) -> bool:
-    """True when ``have`` is the flow net that ``want``, an advanced net, estimates its flows with."""
-    if have["name"] != "flow" or want["name"] != "advanced":
-        return False
-    from framegen.models.advanced_net import DEFAULT_FLOW
-
-    return normalize_arch({"name": "flow", **(want.get("flow") or DEFAULT_FLOW)}) == have
 
 
 def _validate_at_end(trainer: L.Trainer, module: L.LightningModule, datamodule) -> None:
