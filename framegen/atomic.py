@@ -22,7 +22,8 @@ def _remove(path: Path) -> None:
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """A temporary path beside ``path`` (hidden, unique to this call, with ``path``'s suffix so writers that go by
     the suffix still work). What the block writes there replaces ``path`` in one rename when the block ends without
-    an error (a folder at ``path`` is removed first); when it raises, the temporary file or folder is removed.
+    an error (a folder written there replaces a folder at ``path``; a file never replaces a folder: that raises
+IsADirectoryError and the folder stays); when it raises, the temporary file or folder is removed.
 
     >>> with atomic_path("summary.json") as tmp:
     ...     tmp.write_text("{}")
@@ -31,8 +32,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}{path.suffix}")
     try:
         yield tmp
-        if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path)
+        if tmp.is_dir() and path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)  # a folder replaces a folder (a cache's); a file never replaces a folder
         os.replace(tmp, path)
     finally:
         if tmp.exists() or tmp.is_symlink():
