@@ -33,7 +33,9 @@ class InterpolationModule(L.LightningModule):
     Args (plain values only, so ``load_from_checkpoint(path)`` needs no Hydra):
         net: {"name": registry name, **architecture kwargs}.
         loss: keyword arguments of :class:`framegen.losses.FramegenLoss`.
-        optimizer: {"lr", "weight_decay", "betas"} for AdamW, and optionally "eps" (AdamW's, 1e-8 by default).
+        optimizer: {"lr", "weight_decay", "betas"} for AdamW, and optionally "eps" (AdamW's, 1e-8 by default) and
+            "lr_scale" ({submodule: multiplier}: the parameters of that submodule of the net train at that multiple of lr,
+            e.g. {"flow": 0.1} for the advanced net's flow blocks; the innermost named submodule wins).
         scheduler: {"warmup_steps", "min_lr_ratio"}; total steps come from the trainer.
         compile: wrap the net in ``torch.compile`` for training.
         channels_last: run the net (and the teacher) in channels-last memory layout; None = on the CPU only, where
@@ -173,15 +175,29 @@ class InterpolationModule(L.LightningModule):
             if missing:
                 raise TrainingError(f"model.{name} lacks {', '.join(missing)} (conf/model/_module.yaml has them all)")
         cfg = self.optimizer_cfg
-        trainable = [p for p in self.net.parameters() if p.requires_grad]  # a frozen part (train_flow=false) stays out
-        opt = torch.optim.AdamW(trainable, lr=cfg["lr"], weight_decay=cfg["weight_decay"], betas=tuple(cfg["betas"]),
-                                eps=float(cfg.get("eps", 1e-8)))
+        opt = torch.optim.AdamW(self._param_groups(cfg), lr=cfg["lr"], weight_decay=cfg["weight_decay"],
+                                betas=tuple(cfg["betas"]), eps=float(cfg.get("eps", 1e-8)))
         total = int(self.trainer.estimated_stepping_batches)
         sch = self.scheduler_cfg
         lam = lambda step: warmup_cosine(step, warmup_steps=int(sch["warmup_steps"]), total_steps=total,
                                          min_lr_ratio=float(sch["min_lr_ratio"]))
         scheduler = torch.optim.lr_scheduler.LambdaLR(opt, lam)
         return {"optimizer": opt, "lr_scheduler": {"scheduler": scheduler, "interval": "step", "name": "lr"}}
+
+    def _param_groups(self, cfg: dict[str, Any]) -> list[dict[str, Any]]:
+        """The trainable parameters (a frozen part, e.g. train_flow=false, stays out), one group per lr multiple."""
+        scales = {str(k): float(v) for k, v in (cfg.get("lr_scale") or {}).items()}
+        names = [n for n, _ in self.net.named_parameters()]
+        inside = lambda name, k: name.startswith(k + ".")
+        unused = [k for k in scales if not any(inside(n, k) for n in names)]
+        if unused:
+            raise TrainingError(f"model.optimizer.lr_scale: the net has no submodule {', '.join(unused)} with parameters")
+        groups: dict[float, list[torch.nn.Parameter]] = {}
+        for name, p in self.net.named_parameters():
+            if p.requires_grad:
+                match = max((k for k in scales if inside(name, k)), key=len, default=None)
+                groups.setdefault(1.0 if match is None else scales[match], []).append(p)
+        return [{"params": ps, "lr": cfg["lr"] * m} for m, ps in groups.items()]
 
     # ------------------------------------------------------------ checkpoints
     def _frozen_prefixes(self) -> list[str]:

@@ -215,12 +215,12 @@ def test_the_last_rife_block_computes_only_flows_and_mask():
     assert torch.equal(full[:, :5], short)
 
 
-def _advanced_on_default():
+def _advanced_on_default(passes: int = 1):
     """The advanced net with its flow part loaded from the shipped default, and the default itself."""
     from framegen.checkpoints import load_net, resolve_checkpoint
 
     default, _ = load_net(resolve_checkpoint("default"))
-    net = build_net("advanced", out_gain=0.0).eval()
+    net = build_net("advanced", out_gain=0.0, passes=passes).eval()
     net.flow.load_state_dict(default.state_dict())
     return net, default
 
@@ -236,6 +236,25 @@ def test_advanced_net_starts_as_the_default_exactly():
             ours, theirs = net(x0, x1, t, scale=scale), default(x0, x1, t, scale=scale)
         assert torch.equal(ours.frame, theirs.frame) and torch.equal(ours.flows, theirs.flows)
         assert torch.equal(ours.mask, theirs.mask)
+
+
+def test_advanced_net_with_two_passes_starts_as_the_defaults_mirrored_average():
+    """passes=2 with a zero output layer: the mean of the default's frames on the pair and on the mirrored pair (the
+    light net's tta=true), for sizes the flow net needs no padding at; the flows are the two estimates' mean."""
+    from framegen.models.advanced_net import mirror_flows
+
+    net, default = _advanced_on_default(passes=2)
+    torch.manual_seed(0)
+    x0, x1 = torch.rand(2, 3, 64, 96), torch.rand(2, 3, 64, 96)
+    with torch.no_grad():
+        ours = net(x0, x1, torch.tensor([0.3, 0.5]))
+        a = default(x0, x1, torch.tensor([0.3, 0.5]))
+        b = default(x0.flip(-1), x1.flip(-1), torch.tensor([0.3, 0.5]))
+    assert torch.allclose(ours.frame, ((a.frame + b.frame.flip(-1)) / 2), atol=1e-5)
+    assert torch.allclose(ours.flows, (a.flows + mirror_flows(b.flows)) / 2, atol=1e-5)
+    assert ours.mask.shape == (2, 1, 64, 96)
+    with pytest.raises(ValueError, match="passes must be 1 or 2"):
+        build_net("advanced", passes=3, flow=SMALL_FLOW)
 
 
 def test_advanced_net_keeps_its_flow_part_frozen_unless_told():
@@ -291,3 +310,23 @@ def test_every_interpolator_takes_the_flow_scale(name):
         assert torch.equal(half.frame, full.frame)
     with pytest.raises(ValueError, match="scale must be in"):
         net(x0, x1, 0.5, scale=1.5)
+
+
+def test_lr_scale_trains_a_part_of_the_net_at_its_own_learning_rate():
+    """model.optimizer.lr_scale: the advanced net's flow blocks at 0.1 x lr, the rest at lr; a frozen part stays out
+    and a name that is no submodule is refused."""
+    from framegen.errors import TrainingError
+    from framegen.module import InterpolationModule
+
+    arch = {"name": "advanced", "hidden_dim": 8, "num_layers": 1, "flow": SMALL_FLOW, "train_flow": True}
+    module = InterpolationModule(net=arch, metrics_lpips=None)
+    groups = module._param_groups({"lr": 1e-3, "lr_scale": {"flow": 0.1}})
+    by_lr = {round(g["lr"], 9): {id(p) for p in g["params"]} for g in groups}
+    assert by_lr[1e-4] == {id(p) for p in module.net.flow.parameters()}
+    rest = {id(p) for n, p in module.net.named_parameters() if not n.startswith("flow.")}
+    assert by_lr[1e-3] == rest
+    frozen = InterpolationModule(net={**arch, "train_flow": False}, metrics_lpips=None)
+    (group,) = frozen._param_groups({"lr": 1e-3, "lr_scale": {}})
+    assert len(group["params"]) == len(rest)
+    with pytest.raises(TrainingError, match="no submodule flo "):
+        module._param_groups({"lr": 1e-3, "lr_scale": {"flo": 0.1}})
