@@ -227,7 +227,7 @@ def worker_error(err: BaseException) -> str | None:
 @_hydra_main("interpolate")
 def _interpolate(cfg: DictConfig) -> None:
     # torch-free import: run() checks the paths and options before it loads torch
-    from framegen.inference.cli import interrupted_message, run
+    from framegen.inference.video_tool import interrupted_message, run
 
     try:
         result = run(cfg)
@@ -277,7 +277,7 @@ def _evaluate(cfg: DictConfig) -> None:
 
 @_hydra_main("benchmark")
 def _benchmark(cfg: DictConfig) -> None:
-    from framegen.evaluation.report import run_benchmark
+    from framegen.evaluation.benchmark_runner import run_benchmark
 
     try:
         print(run_benchmark(cfg))

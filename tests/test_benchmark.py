@@ -9,7 +9,7 @@ from fake_videos import pan_frames, write_video
 from omegaconf import OmegaConf
 
 from framegen.checkpoints import export_net
-from framegen.evaluation.report import run_benchmark
+from framegen.evaluation.benchmark_runner import run_benchmark
 from framegen.models import build_net
 
 
@@ -97,7 +97,7 @@ def test_each_suite_writes_its_own_report_unless_output_is_given():
     from conftest import CONF, ROOT
     from hydra import compose, initialize_config_dir
 
-    from framegen.evaluation.report import output_path
+    from framegen.evaluation.benchmark_runner import output_path
 
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         paths = {s: output_path(compose("benchmark", overrides=[f"suite={s}"])) for s in ("nets", "realtime", "curves")}

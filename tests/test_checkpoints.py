@@ -3,7 +3,7 @@ import torch
 
 from framegen.checkpoints import CheckpointError, export_net, load_net, read_checkpoint, ship_weights
 from framegen.models import build_net
-from framegen.module import InterpolationModule
+from framegen.lightning_module import InterpolationModule
 
 ARCH = {"name": "flow", "hidden_dim": 16, "num_layers": 2}
 

@@ -46,7 +46,7 @@ def assert_early_error(code: int, err: str, modules: list[str], expected: str) -
 def test_missing_input_fails_before_torch_is_imported(tmp_path, console_script):
     code, err, modules = run_importtime(["input=nope.mp4"], tmp_path, console_script=console_script)
     assert_early_error(code, err, modules, "error: input not found: nope.mp4")
-    assert "framegen.inference.cli" in modules  # the checks of the tool itself ran, not a copy of them
+    assert "framegen.inference.video_tool" in modules  # the checks of the tool itself ran, not a copy of them
 
 
 def test_existing_output_and_bad_options_fail_before_torch(tmp_path):

@@ -234,7 +234,7 @@ def test_modes_write_their_files(tmp_path, interp):
     assert len(list((tmp_path / "test" / "frame_comparison").glob("*.png"))) == 3
     assert result["enhanced_stats"]["frames_out"] == 2 * result["enhanced_stats"]["frames_in"]
     assert read_back(tmp_path / "test" / "montage.mp4")[1] == 2 * 64 + 4
-    demo = run_demo_mode(src, tmp_path / "demo", interp, demo_frames=4, interpolation_factor=4)
+    demo = run_demo_mode(src, tmp_path / "demo", interp, demo_frames=4, factor=4)
     from PIL import Image
 
     with Image.open(demo["interpolated"]) as gif:

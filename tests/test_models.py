@@ -316,7 +316,7 @@ def test_lr_scale_trains_a_part_of_the_net_at_its_own_learning_rate():
     """model.optimizer.lr_scale: the advanced net's flow blocks at 0.1 x lr, the rest at lr; a frozen part stays out
     and a name that is no submodule is refused."""
     from framegen.errors import TrainingError
-    from framegen.module import InterpolationModule
+    from framegen.lightning_module import InterpolationModule
 
     arch = {"name": "advanced", "hidden_dim": 8, "num_layers": 1, "flow": SMALL_FLOW, "train_flow": True}
     module = InterpolationModule(net=arch, metrics_lpips=None)

@@ -282,7 +282,7 @@ class _InterruptImport:
             raise KeyboardInterrupt
 
 
-@pytest.mark.parametrize("tool_name,module", [("interpolate", "framegen.inference.cli"),
+@pytest.mark.parametrize("tool_name,module", [("interpolate", "framegen.inference.video_tool"),
                                               ("train", "framegen.train"), ("evaluate", "framegen.evaluation.evaluate")])
 def test_row_ctrl_c_during_the_imports_gives_no_traceback(tmp_path, tool, monkeypatch, tool_name, module):
     monkeypatch.delitem(sys.modules, module, raising=False)

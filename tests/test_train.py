@@ -10,7 +10,7 @@ import torch
 from conftest import ROOT, compose_train
 
 from framegen.checkpoints import load_net
-from framegen.module import InterpolationModule
+from framegen.lightning_module import InterpolationModule
 from framegen.train import TrainingError, train
 
 SMALL = ["data.source.size=32", "data.source.train_samples=8", "data.source.val_samples=2", "data.batch_size=2",

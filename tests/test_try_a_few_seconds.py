@@ -114,7 +114,7 @@ def test_start_after_the_end_is_one_line(tmp_path):
 
 def test_demo_shows_every_frame_at_a_rate_gifs_play_and_an_mp4_beside_it(tmp_path, interp):
     src = clip_with_audio(tmp_path / "long.mp4", 3.0)
-    out = run_demo_mode(src, tmp_path / "demo", interp, demo_frames=6, interpolation_factor=4, start=1.0)
+    out = run_demo_mode(src, tmp_path / "demo", interp, demo_frames=6, factor=4, start=1.0)
     dense = Image.open(out["interpolated"])
     durations = []
     for i in range(dense.n_frames):

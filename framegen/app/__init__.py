@@ -59,7 +59,7 @@ def tool_options(cfg: DictConfig) -> dict:
 def check_tool_options(tool: dict) -> None:
     """The video tool's own check of the app's device/precision/batch_size/... (before the page starts)."""
     from framegen.app.work import Choices, tool_config
-    from framegen.inference.cli import check_options
+    from framegen.inference.video_tool import check_options
 
     try:
         check_options(tool_config(Choices(), src=Path("."), tool=tool))

@@ -34,7 +34,7 @@ from framegen.app.work import (
     progress_text,
     user_message,
 )
-from framegen.inference.cli import summary_line
+from framegen.inference.video_tool import summary_line
 
 log = logging.getLogger(__name__)
 # the page's jobs (interpolate, compare) share one queue slot: one at a time on the machine's cores

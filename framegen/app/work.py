@@ -27,8 +27,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from framegen import config_dir
 from framegen.errors import FramegenError
-from framegen.inference.cli import build_job, check_options, check_rates, default_output
 from framegen.inference.files import interpolate_file
+from framegen.inference.video_tool import build_job, check_options, check_rates, default_output
 from framegen.media import IMAGE_SUFFIXES, VIDEO_SUFFIXES, MediaError, classify_input
 
 if TYPE_CHECKING:

@@ -101,9 +101,9 @@ class HFUCF101Source(VideoSource):
             entries.append(VideoEntry(video_id=vid, label=label, group=group, path=vid))
         return entries
 
-    def probe(self, entry: VideoEntry) -> int:
+    def frame_count(self, entry: VideoEntry) -> int:
         if self.kind == "archive":
-            return super().probe(entry)
+            return super().frame_count(entry)
         self._load_table()
         return len(self._rows[entry.path])
 

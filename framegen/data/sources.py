@@ -24,7 +24,7 @@ from framegen.data.quality import QualityConfig
 from framegen.data.splits import SPLITS, group_split, light_selection, merge_groups, scene_name
 from framegen.data.transforms import AugmentConfig
 from framegen.data.ucf101 import list_ucf101, parse_name, read_official_lists
-from framegen.data.video import FrameReader, VideoReadError, probe, read_all
+from framegen.data.video import FrameReader, VideoReadError, frame_count_and_fps, read_all
 from framegen.data.windows import WindowDataset, make_clips
 from framegen.media import VIDEO_SUFFIXES, is_frame_folder, user_path
 
@@ -138,8 +138,8 @@ class VideoSource:
         """A reader with ``len()`` and ``read(indices)`` for one video (``VideoEntry.path``)."""
         return FrameReader(source)
 
-    def probe(self, entry: VideoEntry) -> int:
-        return probe(entry.path)[0]
+    def frame_count(self, entry: VideoEntry) -> int:
+        return frame_count_and_fps(entry.path)[0]
 
     def regroup(self, entries: list[VideoEntry]) -> list[VideoEntry]:
         """The entries with the groups an automatic split must keep together (sources that know more than the
@@ -199,7 +199,7 @@ class VideoSource:
         prefiltered, usable = {}, []
         for e in entries:
             try:
-                n = self.probe(e)
+                n = self.frame_count(e)
             except VideoReadError as err:
                 prefiltered[e.video_id] = f"unreadable: {err}"
                 continue

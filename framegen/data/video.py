@@ -33,7 +33,7 @@ def _open_decord(path: Path):
         raise VideoReadError(f"cannot open {path}: {str(err).splitlines()[0][:200]}") from None
 
 
-def probe(path: str | os.PathLike) -> tuple[int, float]:
+def frame_count_and_fps(path: str | os.PathLike) -> tuple[int, float]:
     """(number of frames, frames per second) of a video file or frame folder (fps 0 when unknown)."""
     path = Path(path)
     if path.is_dir():

@@ -14,7 +14,7 @@ import torch
 
 from framegen.inference.files import Job, interpolate_file
 from framegen.inference.interpolator import Interpolator
-from framegen.inference.video_io import probe_video
+from framegen.inference.video_io import video_info
 
 
 class RifeInterpolator:
@@ -55,7 +55,7 @@ def minterpolate(clip: Path, out: Path, fps: Fraction, *, crf: int = 18, preset:
 def run_end_to_end(clip: str | Path, *, factor: int = 2, ckpt: str | None = None, methods=("framegen", "mci", "rife_reference"),
                    batch_size: int = 4, precision: str = "fp32", scale: float = 1.0) -> list[dict]:
     clip = Path(clip)
-    info = probe_video(clip)
+    info = video_info(clip)
     out_fps = info.fps * factor
     rows = []
     with tempfile.TemporaryDirectory(prefix="framegen-e2e-") as tmp:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING
 
-# The names below load on first use (PEP 562): importing a submodule such as framegen.inference.cli runs this file,
+# The names below load on first use (PEP 562): importing a submodule such as framegen.inference.video_tool runs this file,
 # and loading torch here would cost the video tool seconds before it can check its input and options.
 _LAZY = {
     "export_onnx": "export", "export_program": "export", "export_torchscript": "export",

@@ -38,7 +38,7 @@ from framegen.inference.sinks import (
     SegmentedVideoSink,
     Sink,
 )
-from framegen.inference.video_io import VideoError, probe_video, read_frames, warn_not_carried
+from framegen.inference.video_io import VideoError, read_frames, video_info, warn_not_carried
 from framegen.media import (
     VIDEO_SUFFIXES,
     MediaError,
@@ -223,7 +223,7 @@ def _interpolate_file(src: Path, dst: Path, interpolator: Interpolator, job: Job
         frames = image_sequence(files, in_fps, keep_depth=high)
         copy_from, has_audio = None, False
     else:
-        info = probe_video(src)
+        info = video_info(src)
         if info.has_alpha:
             log.warning("%s has an alpha channel; it is dropped", src.name)
         warn_not_carried(src, info, output=kind, slowmo=job.slowmo)  # rotation, chapters, timecode, cover art...

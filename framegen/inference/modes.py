@@ -27,13 +27,13 @@ from framegen.inference.files import (
 from framegen.inference.interpolator import Interpolator
 from framegen.inference.outputs import partial_name, path_identity, place_output
 from framegen.inference.schedule import parse_time
-from framegen.inference.video_io import VideoError, probe_video, read_frames
+from framegen.inference.video_io import VideoError, read_frames, video_info
 from framegen.viz import label, side_by_side, write_gif
 
 
 def _first_frames(path: Path, n: int, *, start: Fraction | None = None) -> list[np.ndarray]:
     """The first ``n`` frames of a video, or its first ``n`` from ``start`` (seconds from its first frame)."""
-    begin = probe_video(path).start + start if start else None
+    begin = video_info(path).start + start if start else None
     out = []
     for _, f in read_frames(path, start=begin):
         out.append(f if f.dtype == np.uint8 else (f >> 8).astype(np.uint8))
@@ -83,7 +83,7 @@ def run_test_mode(src: str | Path, out_dir: str | Path, interpolator: Interpolat
 
     original = video("original_video.mp4", replace(job, progress=False, factor=1, fps=None))
     enhanced = video("enhanced_video.mp4", job)
-    k = max(2, int(job.factor or 2))
+    factor = max(2, int(job.factor or 2))
     comp = out_dir / "frame_comparison"
     try:
         comp.mkdir(exist_ok=True)
@@ -97,7 +97,7 @@ def run_test_mode(src: str | Path, out_dir: str | Path, interpolator: Interpolat
 
     written = []
     for i in range(len(frames) - 1):
-        times = [j / k for j in range(1, k)]
+        times = [j / factor for j in range(1, factor)]
         mids = interpolator.between(frames[i], frames[i + 1], times=times)
         row = [label(frames[i], f"frame {i} (t=0)")] + [label(m, f"generated t={t:.2f}") for m, t in zip(mids, times)]
         row.append(label(frames[i + 1], f"frame {i + 1} (t=1)"))
@@ -143,7 +143,7 @@ def _montage(original: Path, enhanced: Path, dst: Path, fps: Fraction) -> Path:
 
 
 def run_demo_mode(src: str | Path, out_dir: str | Path, interpolator: Interpolator, *, demo_frames: int = 12,
-                  interpolation_factor: int = 4, overwrite: bool = False, start=None,
+                  factor: int = 4, overwrite: bool = False, start=None,
                   display_fps: float = 25.0) -> dict:
     """GIFs of a short segment (``demo_frames`` frames from ``start``, seconds or mm:ss; the first ones by default):
     the original, the interpolated and both side by side, every frame kept and played at ``display_fps`` at most
@@ -155,23 +155,23 @@ def run_demo_mode(src: str | Path, out_dir: str | Path, interpolator: Interpolat
     paths = {"original": "original.gif", "interpolated": "interpolated.gif", "comparison": "comparison.gif",
              "comparison_mp4": "comparison.mp4"}
     claimed = claim_outputs(out_dir, list(paths.values()), overwrite=overwrite)
-    k = int(interpolation_factor)
+    factor = int(factor)
     frames = _first_frames(src, demo_frames, start=parse_time(start) if start is not None else None)
     if len(frames) < 2:
         raise ValueError(f"{src} has fewer than 2 frames" + (f" from start={start}" if start is not None else ""))
-    rate = Fraction(probe_video(src).fps) * k
+    rate = Fraction(video_info(src).fps) * factor
     display = min(float(rate), float(display_fps))
     slower = float(rate) / display
     dense, held = [], []
     for i in range(len(frames) - 1):
         dense.append(frames[i])
-        dense.extend(interpolator.between(frames[i], frames[i + 1], k - 1))
-        held.extend([frames[i]] * k)
+        dense.extend(interpolator.between(frames[i], frames[i + 1], factor - 1))
+        held.extend([frames[i]] * factor)
     dense.append(frames[-1])
     held.append(frames[-1])
-    tag = f"framegen {k}x" + (f", {slower:.3g}x slower" if slower > 1.001 else "")
+    tag = f"framegen {factor}x" + (f", {slower:.3g}x slower" if slower > 1.001 else "")
     both = [side_by_side([label(a, "original"), label(b, tag)]) for a, b in zip(held, dense)]
-    gifs = {"original": (frames, display / k, 640), "interpolated": (dense, display, 640),
+    gifs = {"original": (frames, display / factor, 640), "interpolated": (dense, display, 640),
             "comparison": (both, display, 1280)}
     out = {}
     for key, (imgs, fps, width) in gifs.items():

@@ -24,7 +24,7 @@ from framegen.inference.files import (
 )
 from framegen.inference.outputs import work_dir
 from framegen.inference.schedule import SceneSettings, parse_factor, parse_rate
-from framegen.inference.video_io import VideoError, probe_video
+from framegen.inference.video_io import VideoError, video_info
 from framegen.media import MediaError, classify_input, user_path
 
 log = logging.getLogger(__name__)
@@ -63,7 +63,8 @@ _OPTIONS = {
     "scenes.duplicate_threshold": (lambda v: _is_number(v) and v >= 0, "a number >= 0, e.g. 0.3"),
     "test.comparison_frames": (lambda v: _is_int(v) and v >= 0, "a whole number >= 0, e.g. 8"),
     "demo.demo_frames": (lambda v: _is_int(v) and v >= 2, "a whole number >= 2, e.g. 12"),
-    "demo.interpolation_factor": (lambda v: _is_int(v) and v >= 1, "a whole number >= 1, e.g. 4"),
+    "demo.factor": (lambda v: _is_int(v) and v >= 1, "a whole number >= 1, e.g. 4"),
+    "demo.interpolation_factor": (lambda v: v is None or (_is_int(v) and v >= 1), "a whole number >= 1, e.g. 4"),
     "demo.display_fps": (lambda v: _is_number(v) and v > 0, "frames per second > 0, e.g. 25"),
     **{key: (lambda v: isinstance(v, bool), "true or false")
        for key in ("overwrite", "resume", "progress", "slowmo", "compile", "tta", "allow_any_rate", "test.montage",
@@ -114,7 +115,7 @@ def check_rates(cfg: DictConfig, src: Path | None, kind: str | None) -> None:
         in_fps = parse_rate(cfg.input_fps, option="input_fps")
     elif kind == "video":
         try:
-            in_fps = probe_video(src).fps
+            in_fps = video_info(src).fps
         except VideoError:
             return  # the run says what is wrong with the file
     if in_fps is not None and not lo <= in_fps * factor <= hi:
@@ -188,7 +189,7 @@ def run(cfg: DictConfig) -> dict:
     elif cfg.mode == "video":
         check_paths(src, dst, overwrite=job.overwrite, make_parent=False)
     if kind == "video" and job_span(job) is not None:
-        check_span(job, src, probe_video(src).duration)  # start=90 on a 60 s clip
+        check_span(job, src, video_info(src).duration)  # start=90 on a 60 s clip
     # every cheap check passed: now torch, Lightning and the net (seconds)
     from framegen.inference.interpolator import Interpolator
     from framegen.inference.modes import run_demo_mode, run_test_mode
@@ -206,7 +207,7 @@ def run(cfg: DictConfig) -> dict:
         return result
     if cfg.mode == "demo":
         result = run_demo_mode(src, dst, interpolator, demo_frames=cfg.demo.demo_frames,
-                               interpolation_factor=cfg.demo.interpolation_factor, overwrite=job.overwrite,
+                               factor=demo_factor(cfg), overwrite=job.overwrite,
                                start=job.start, display_fps=cfg.demo.get("display_fps", 25))
         print(f"demo mode: {', '.join(result.values())}")
         return result
@@ -223,6 +224,15 @@ def run(cfg: DictConfig) -> dict:
     result = interpolate_file(src, dst, interpolator, job, source_kind=kind)
     print(summary_line(result))
     return {**result, "failed": {}}
+
+
+def demo_factor(cfg: DictConfig) -> int:
+    """``demo.factor``, or the old spelling ``demo.interpolation_factor`` when given (with a deprecation warning)."""
+    old = cfg.demo.get("interpolation_factor")
+    if old is None:
+        return int(cfg.demo.factor)
+    log.warning("demo.interpolation_factor is deprecated: use demo.factor=%s (the old name is still taken)", old)
+    return int(old)
 
 
 def interrupted_message(cfg: DictConfig) -> str:

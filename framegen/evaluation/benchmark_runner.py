@@ -210,11 +210,11 @@ def run_benchmark(cfg: DictConfig) -> str:
     if cfg.suite != "e2e":
         raise ValueError(f"suite must be one of nets, e2e, realtime, curves, motion, plot; got {cfg.suite!r}")
     from framegen.evaluation.end_to_end import e2e_table, run_end_to_end
-    from framegen.inference.video_io import probe_video
+    from framegen.inference.video_io import video_info
 
     if not cfg.get("video"):
         raise ValueError("suite=e2e needs video=<clip>")
-    info = probe_video(cfg.video)
+    info = video_info(cfg.video)
     rows = run_end_to_end(cfg.video, factor=int(cfg.factor), ckpt=cfg.get("ckpt"), methods=list(cfg.e2e_methods),
                           precision=str(cfg.get("precision", "fp32")), scale=float(cfg.get("scale", 1.0)))
     frames_in = info.frames or 0
@@ -233,9 +233,9 @@ def _realtime(cfg: DictConfig) -> str:
 
     from framegen.inference.interpolator import Interpolator
     from framegen.inference.realtime import RealtimeInterpolator
-    from framegen.inference.video_io import probe_video, read_frames
+    from framegen.inference.video_io import read_frames, video_info
 
-    info = probe_video(cfg.video)
+    info = video_info(cfg.video)
     interp = Interpolator.from_checkpoint(cfg.get("ckpt"), device=cfg.device, precision=str(cfg.get("precision", "fp32")),
                                           scale=float(cfg.get("scale", 1.0)))
     rt = RealtimeInterpolator(interp, factor=int(cfg.factor))
