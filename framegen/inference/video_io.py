@@ -1,4 +1,4 @@
-"""Video in with PyAV: what a file holds (:func:`probe_video`) and its frames with exact timestamps, colour
+"""Video in with PyAV: what a file holds (:func:`video_info`) and its frames with exact timestamps, colour
 metadata kept, 8- or 10-bit (:func:`read_frames`). Writing is :mod:`framegen.inference.encoding`.
 
 Every error is a :class:`VideoError` with a one-line message that names the file.
@@ -61,7 +61,7 @@ def first_line(err: BaseException) -> str:
     return (str(err).splitlines() or [type(err).__name__])[0][:200]
 
 
-def probe_video(path: str | os.PathLike) -> VideoInfo:
+def video_info(path: str | os.PathLike) -> VideoInfo:
     path = Path(path)
     if not path.exists():
         raise VideoError(f"input not found: {path}")
