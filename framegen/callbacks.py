@@ -20,8 +20,9 @@ from rich.text import Text
 from framegen.atomic import atomic_path
 from framegen.checkpoints import export_net
 from framegen.errors import TrainingError
+from framegen.image_tensor import to_image
 from framegen.media import write_image
-from framegen.viz import interpolation_sheet, to_uint8
+from framegen.viz import interpolation_sheet
 
 log = logging.getLogger(__name__)
 
@@ -62,11 +63,11 @@ class ImageLogger(L.Callback):
             if isinstance(logger, TensorBoardLogger):
                 logger.experiment.add_image(tag, sheet, step)
             elif isinstance(logger, WandbLogger):
-                logger.log_image(key=tag, images=[to_uint8(sheet)], step=step)
+                logger.log_image(key=tag, images=[to_image(sheet)], step=step)
             elif isinstance(logger, CSVLogger):
                 folder = Path(logger.log_dir) / "images"
                 folder.mkdir(parents=True, exist_ok=True)
-                write_image(folder / f"{tag.replace('/', '_')}_step{step:07d}.png", to_uint8(sheet))
+                write_image(folder / f"{tag.replace('/', '_')}_step{step:07d}.png", to_image(sheet))
 
 
 class ExportBestModel(L.Callback):

@@ -9,6 +9,10 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from framegen.image_tensor import to_image, to_tensor
+
+to_uint8 = to_image  # (3, H, W) in [0, 1] -> (H, W, 3) uint8: the name the tests and notebooks know
+
 
 def flow_to_color(flow: Tensor) -> Tensor:
     """(B, 2, H, W) or (2, H, W) flow -> RGB in [0, 1] of the same leading shape with 3 channels: the Middlebury
@@ -84,7 +88,7 @@ def _annotate(grid: Tensor, columns: list[str] | None, captions: list[str] | Non
     """Add a white title band above the grid (column names) and a caption on each row's first cell."""
     if not columns and not captions:
         return grid
-    img = to_uint8(grid)
+    img = to_image(grid)
     # a label never runs off the right edge: column titles shrink to their cell (down to size 0.3), and the image
     # is widened with white where a caption (or a title) is still wider than what is left of it
     titles = []
@@ -105,7 +109,7 @@ def _annotate(grid: Tensor, columns: list[str] | None, captions: list[str] | Non
         for text, x, size in titles:
             band = _put_text(band, text, (x, 15), size=size, dark=True)
         img = np.concatenate([band, img], axis=0)
-    return torch.from_numpy(img).permute(2, 0, 1).float() / 255.0
+    return to_tensor(img)[0]
 
 
 def _text_width(text: str, size: float, thickness: int) -> int:
@@ -131,7 +135,7 @@ def save_png(img: Tensor, path) -> None:
     """Write a (3, H, W) image in [0, 1] as PNG (a failed write raises MediaError)."""
     from framegen.media import write_image
 
-    write_image(path, to_uint8(img))
+    write_image(path, to_image(img))
 
 
 SHEET_COLUMNS = ["input 0", "input 1", "prediction", "ground truth", "error", "flow t->0", "flow t->1"]
@@ -152,11 +156,6 @@ def interpolation_sheet(img0: Tensor, img1: Tensor, pred: Tensor, target: Tensor
     if not labels:
         return image_grid(rows)
     return image_grid(rows, columns=SHEET_COLUMNS, captions=captions)
-
-
-def to_uint8(img: Tensor) -> np.ndarray:
-    """(3, H, W) in [0, 1] -> (H, W, 3) uint8."""
-    return (img.detach().float().cpu().clamp(0, 1) * 255).round().byte().permute(1, 2, 0).numpy()
 
 
 def label(img: np.ndarray, text: str) -> np.ndarray:

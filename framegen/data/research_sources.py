@@ -24,6 +24,7 @@ from framegen.data.research_sets import (
     xtest_items,
 )
 from framegen.data.transforms import AugmentConfig, augment
+from framegen.image_tensor import to_tensor
 from framegen.media import MediaError, read_image, user_path
 
 log = logging.getLogger(__name__)
@@ -74,7 +75,7 @@ class FrameTriplets(Dataset):
         shapes = {f.shape for f in frames}
         if len(shapes) != 1:
             raise ResearchSetError(f"frames of different sizes {sorted(shapes)}: {p0}, {pg}, {p1}")
-        x = torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2).float().div_(255.0)
+        x = to_tensor(np.stack(frames))
         if self.augment_cfg is not None:
             x, t = augment(x, t, self.augment_cfg, rng)
         return {"img0": x[0], "gt": x[1], "img1": x[2], "t": torch.tensor(t, dtype=torch.float32)}

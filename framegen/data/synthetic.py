@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from framegen.image_tensor import to_tensor
 from framegen.media import MediaError, image_files, read_image
 
 # Photos that ship inside the scikit-image wheel (no download), each CC0 or public domain by its docstring;
@@ -307,15 +308,11 @@ class SyntheticMotion(Dataset):
         t = self._t(rng)
         if not self.with_flows:
             f0, gt, f1 = self.render(rng, (0.0, t, 1.0))
-            return {"img0": _to_tensor(f0), "img1": _to_tensor(f1), "gt": _to_tensor(gt),
+            return {"img0": to_tensor(f0)[0], "img1": to_tensor(f1)[0], "gt": to_tensor(gt)[0],
                     "t": torch.tensor(t, dtype=torch.float32)}
         (f0, gt, f1), flows = self.render_with_flows(rng, (0.0, t, 1.0), t)
-        return {"img0": _to_tensor(f0), "img1": _to_tensor(f1), "gt": _to_tensor(gt),
+        return {"img0": to_tensor(f0)[0], "img1": to_tensor(f1)[0], "gt": to_tensor(gt)[0],
                 "t": torch.tensor(t, dtype=torch.float32), "flows": torch.from_numpy(flows)}
-
-
-def _to_tensor(img: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1).float().div_(255.0)
 
 
 class SyntheticSource:

@@ -16,6 +16,7 @@ from torch.utils.data import Dataset
 from framegen.data.quality import valid_window_starts
 from framegen.data.transforms import AugmentConfig, augment
 from framegen.data.video import fit_frame
+from framegen.image_tensor import to_tensor
 from framegen.media import MediaError, read_image
 
 
@@ -132,7 +133,7 @@ class WindowDataset(Dataset):
         rng = self._rng(index)
         clip, start, j = self._locate(index, rng)
         frames = self._read(clip, [start, start + j, start + self.k])
-        x = torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2).float().div_(255.0)
+        x = to_tensor(np.stack(frames))
         t = j / self.k
         if self.augment_cfg is not None:
             x, t = augment(x, t, self.augment_cfg, rng)

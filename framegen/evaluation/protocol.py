@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torchmetrics.functional.image import structural_similarity_index_measure
 
+from framegen.image_tensor import to_tensor
 from framegen.metrics import interpolation_error, quantize
 
 
@@ -57,11 +58,6 @@ def ssim_matlab(pred: torch.Tensor, gt: torch.Tensor) -> float:
     c1, c2 = 0.01**2, 0.03**2
     ssim_map = ((2 * mu1 * mu2 + c1) * (2 * s12 + c2)) / ((mu1**2 + mu2**2 + c1) * (s11 + s22 + c2))
     return float(ssim_map.mean())
-
-
-def to_tensor(img: np.ndarray) -> torch.Tensor:
-    """(H, W, 3) uint8 -> (1, 3, H, W) float in [0, 1]."""
-    return torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1)[None].float() / 255.0
 
 
 def score(pred: torch.Tensor, gt: np.ndarray, *, lpips=None) -> dict[str, float]:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from framegen.image_tensor import to_tensor
 from framegen.inference.encoding import write_error, write_video
 from framegen.inference.files import (
     Job,
@@ -28,7 +29,7 @@ from framegen.inference.interpolator import Interpolator
 from framegen.inference.outputs import partial_name, path_identity, place_output
 from framegen.inference.schedule import parse_time
 from framegen.inference.video_io import VideoError, read_frames, video_info
-from framegen.viz import label, side_by_side, write_gif
+from framegen.viz import label, save_png, side_by_side, write_gif
 
 
 def _first_frames(path: Path, n: int, *, start: Fraction | None = None) -> list[np.ndarray]:
@@ -91,17 +92,13 @@ def run_test_mode(src: str | Path, out_dir: str | Path, interpolator: Interpolat
         raise write_error(comp, err) from None
     span = job_span(job)
     frames = _first_frames(src, comparison_frames + 1, start=span[0] if span else None)
-    import torch
-
-    from framegen.viz import save_png
-
     written = []
     for i in range(len(frames) - 1):
         times = [j / factor for j in range(1, factor)]
         mids = interpolator.between(frames[i], frames[i + 1], times=times)
         row = [label(frames[i], f"frame {i} (t=0)")] + [label(m, f"generated t={t:.2f}") for m, t in zip(mids, times)]
         row.append(label(frames[i + 1], f"frame {i + 1} (t=1)"))
-        image = torch.from_numpy(side_by_side(row)).permute(2, 0, 1).float() / 255
+        image = to_tensor(side_by_side(row))[0]
         _place(lambda tmp, image=image: save_png(image, tmp), out_dir, pairs[i], claimed)
         written.append(pairs[i])
     _forget_old_pairs(out_dir, written)

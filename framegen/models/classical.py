@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from framegen.image_tensor import to_image
 from framegen.models.layers import (
     InterpolationOutput,
     backward_warp,
@@ -29,8 +30,7 @@ PRESETS = {"ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST, "fast": cv2.DISOPT
 
 def _grey_u8(img: Tensor) -> np.ndarray:
     """(3, H, W) float in [0, 1] -> (H, W) uint8 grey, as cv2.cvtColor(RGB2GRAY) of the 8-bit image."""
-    rgb = (img.detach().float().cpu().clamp(0, 1) * 255.0).round().to(torch.uint8).permute(1, 2, 0).numpy()
-    return cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY)
+    return cv2.cvtColor(to_image(img), cv2.COLOR_RGB2GRAY)
 
 
 class DISFlowNet(nn.Module):
