@@ -28,14 +28,23 @@ class MediaError(FramegenError, RuntimeError):
 
 
 # ------------------------------------------------------------------------------------------------- images
-def read_image(path: str | os.PathLike, *, keep_depth: bool = False, alpha: list | None = None) -> np.ndarray:
+_REDUCED = {1: cv2.IMREAD_COLOR, 2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4,
+            8: cv2.IMREAD_REDUCED_COLOR_8}
+
+
+def read_image(path: str | os.PathLike, *, keep_depth: bool = False, alpha: list | None = None,
+               reduce: int = 1) -> np.ndarray:
     """An image file as (H, W, 3) RGB: grey is expanded to three channels, an alpha channel is dropped.
 
     ``keep_depth``: 16-bit images stay uint16 (else every image comes back uint8). ``alpha``: a list that gets
     ``path`` appended when an alpha channel was dropped (so a caller can warn once for a whole sequence).
+    ``reduce``: 2, 4 or 8 decodes at that fraction of the size (a quick look at a large photo). The one reader of
+    image files: an unreadable or missing file is a MediaError.
     """
     path = Path(path)
-    flags = cv2.IMREAD_UNCHANGED if keep_depth or alpha is not None else cv2.IMREAD_COLOR
+    if reduce not in _REDUCED or (reduce > 1 and (keep_depth or alpha is not None)):
+        raise ValueError(f"reduce must be 1, 2, 4 or 8 (and 1 with keep_depth or alpha), got {reduce}")
+    flags = cv2.IMREAD_UNCHANGED if keep_depth or alpha is not None else _REDUCED[reduce]
     img = cv2.imread(str(path), flags)
     if img is None:
         raise MediaError(f"cannot read image {path}" + ("" if path.is_file() else " (not found)"))

@@ -23,10 +23,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import cv2
-
 from framegen.atomic import atomic_path, write_text_atomically
 from framegen.errors import FramegenError
+from framegen.media import MediaError, read_image
 
 log = logging.getLogger(__name__)
 
@@ -220,9 +219,10 @@ def sha256(path: Path) -> str:
 def media_info(path: Path, kind: str) -> tuple[int, int, int, float | None]:
     """(width, height, frames, fps) of a video (every frame decoded, so the count is exact) or a photo."""
     if kind == "photo":
-        img = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if img is None:
-            raise CorpusError(f"cannot read photo {path}")
+        try:
+            img = read_image(path)
+        except MediaError:
+            raise CorpusError(f"cannot read photo {path}") from None
         return img.shape[1], img.shape[0], 1, None
     import av
 
@@ -261,8 +261,11 @@ def _pixels(path: Path) -> int:
     m = re.search(r"(\d+)x(\d+)", path.stem)
     if m:
         return int(m.group(1)) * int(m.group(2))
-    img = cv2.imread(str(path), cv2.IMREAD_REDUCED_GRAYSCALE_8)
-    return 0 if img is None else img.shape[0] * img.shape[1] * 64
+    try:
+        img = read_image(path, reduce=8)
+    except MediaError:
+        return 0
+    return img.shape[0] * img.shape[1] * 64
 
 
 def output_name(package: str, path: Path) -> str:
