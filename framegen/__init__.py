@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from omegaconf import OmegaConf
+
 __version__ = "0.1.0"
 
 
@@ -19,8 +21,6 @@ def config_dir() -> Path:
 
 def _register_resolvers() -> None:
     """``${framegen.root:}`` in the configs: the checkout, so runs land in its logs/ wherever they are started."""
-    from omegaconf import OmegaConf
-
     if not OmegaConf.has_resolver("framegen.root"):
         OmegaConf.register_new_resolver("framegen.root", lambda: str(project_root()))
 

@@ -14,7 +14,10 @@ import lightning as L
 import torch
 from lightning.pytorch.callbacks import RichModelSummary, RichProgressBar
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger, WandbLogger
+from lightning.pytorch.utilities.model_summary import get_formatted_model_size, get_human_readable_count
+from rich import get_console
 from rich.progress import ProgressColumn, Task
+from rich.table import Table
 from rich.text import Text
 
 from framegen.atomic import atomic_path
@@ -326,13 +329,6 @@ class ModelSummary(RichModelSummary):
     @staticmethod
     def summarize(summary_data, total_parameters: int, trainable_parameters: int, model_size: float,
                   *args, **kwargs) -> None:
-        from lightning.pytorch.utilities.model_summary import (
-            get_formatted_model_size,
-            get_human_readable_count,
-        )
-        from rich import get_console
-        from rich.table import Table
-
         columns = dict(summary_data)
         table = Table(header_style="bold magenta")
         for name, justify in (("Name", "left"), ("Type", "left"), ("Params", "right")):

@@ -18,7 +18,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from framegen import config_dir
-from framegen.errors import FramegenError
+from framegen.errors import FramegenError, out_of_memory
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +68,7 @@ def _flatten(cfg, prefix: str = "") -> set[str]:
 
 def known_keys(config_name: str, overrides: list[str] | None = None) -> set[str]:
     """Every dotted key of a tool's composed config (with the given group choices applied)."""
+    # lazy, as in _hydra_main: Hydra loads inside run_tool's Ctrl-C handling
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
@@ -168,7 +169,7 @@ def _hydra_main(config_name: str):
     """``hydra.main`` for a tool, with Hydra imported when the tool runs (inside run_tool's Ctrl-C handling)."""
     def wrap(task):
         def call():
-            import hydra
+            import hydra  # lazy: inside run_tool's Ctrl-C handling, and `framegen --help` answers without it
 
             return hydra.main(version_base="1.3", config_path=_CONF, config_name=config_name)(task)()
 
@@ -178,23 +179,6 @@ def _hydra_main(config_name: str):
     return wrap
 
 
-_OOM = ("out of memory", "can't allocate memory", "not enough memory", "defaultcpuallocator", "cannot allocate memory")
-
-
-def out_of_memory(err: BaseException, cfg: DictConfig) -> str | None:
-    """One line for an allocation failure (torch's OutOfMemoryError, a CPU allocator's RuntimeError, MemoryError),
-    suggesting the options that make large frames fit; None for any other error."""
-    text = str(err).strip()
-    if not (isinstance(err, MemoryError) or type(err).__name__ == "OutOfMemoryError"
-            or any(k in text.lower() for k in _OOM)):
-        return None
-    detail = text.splitlines()[0][:120] if text else type(err).__name__
-    tile = cfg.get("tile")
-    tile_hint = f"tile={max(256, int(tile) // 2)}" if isinstance(tile, int) and tile > 0 else "tile=1024 (or 512)"
-    scale = cfg.get("scale") or 1.0
-    scale_hint = f"scale={max(0.125, float(scale) / 2):g}"
-    return (f"out of memory ({detail}): frames this large need {tile_hint} to process them in tiles, "
-            f"{scale_hint} to estimate motion at a lower resolution, or batch_size=1 (now {cfg.get('batch_size')})")
 
 
 def config_error(err: BaseException) -> str | None:
@@ -226,7 +210,8 @@ def worker_error(err: BaseException) -> str | None:
 
 @_hydra_main("interpolate")
 def _interpolate(cfg: DictConfig) -> None:
-    # torch-free import: run() checks the paths and options before it loads torch
+    # each tool's library loads only when that tool runs (torch, Lightning: seconds); this one is torch-free:
+    # run() checks the paths and options before it loads torch
     from framegen.inference.video_tool import interrupted_message, run
 
     try:
@@ -247,7 +232,7 @@ def _interpolate(cfg: DictConfig) -> None:
 
 @_hydra_main("train")
 def _train(cfg: DictConfig) -> float | None:
-    from framegen.train import optimized_metric, train
+    from framegen.train import optimized_metric, train  # lazy: torch and Lightning load for this tool only
 
     try:
         return optimized_metric(cfg, train(cfg))
@@ -265,7 +250,7 @@ def _train(cfg: DictConfig) -> float | None:
 
 @_hydra_main("evaluate")
 def _evaluate(cfg: DictConfig) -> None:
-    from framegen.evaluation.evaluate import evaluate, markdown_table
+    from framegen.evaluation.evaluate import evaluate, markdown_table  # lazy: torch loads for this tool only
 
     try:
         summary = evaluate(cfg)
@@ -277,7 +262,7 @@ def _evaluate(cfg: DictConfig) -> None:
 
 @_hydra_main("benchmark")
 def _benchmark(cfg: DictConfig) -> None:
-    from framegen.evaluation.benchmark_runner import run_benchmark
+    from framegen.evaluation.benchmark_runner import run_benchmark  # lazy: torch loads for this tool only
 
     try:
         print(run_benchmark(cfg))
@@ -287,7 +272,7 @@ def _benchmark(cfg: DictConfig) -> None:
 
 @_hydra_main("prepare_corpus")
 def _corpus(cfg: DictConfig) -> None:
-    from framegen.data.corpus import items_from_config, prepare
+    from framegen.data.corpus import items_from_config, prepare  # lazy: this tool's library only
 
     logging.getLogger("framegen").setLevel(logging.INFO)
     items = items_from_config(OmegaConf.to_container(cfg.entries, resolve=True))
@@ -303,7 +288,7 @@ def _corpus(cfg: DictConfig) -> None:
 
 @_hydra_main("benchmark_data")
 def _data_speed(cfg: DictConfig) -> None:
-    from framegen.evaluation.data_speed import data_speed_report
+    from framegen.evaluation.data_speed import data_speed_report  # lazy: torch loads for this tool only
 
     try:
         print(data_speed_report(cfg, sys.argv[1:]))
@@ -313,7 +298,7 @@ def _data_speed(cfg: DictConfig) -> None:
 
 @_hydra_main("app")
 def _app(cfg: DictConfig) -> None:
-    from framegen.app import serve
+    from framegen.app import serve  # lazy: this tool's library only
 
     try:
         serve(cfg)
@@ -348,7 +333,7 @@ def main() -> None:
         sys.exit(0 if len(sys.argv) >= 2 else 2)
     tool = sys.argv[1]
     if tool == "models":  # no Hydra config: the catalogue's table, or one entry
-        from framegen import catalogue
+        from framegen import catalogue  # lazy: torch loads for this command only
 
         try:
             print(catalogue.describe(sys.argv[2]) if len(sys.argv) > 2 else catalogue.summary())

@@ -11,6 +11,8 @@ from torch import nn
 from framegen.checkpoints import CheckpointError, checked_state, load_weights, read_checkpoint
 from framegen.errors import TrainingError
 from framegen.models import normalize_arch
+from framegen.models.advanced_net import DEFAULT_FLOW
+from framegen.models.flow_net import load_rife_weights, load_with_added_scales
 
 log = logging.getLogger(__name__)
 
@@ -42,15 +44,11 @@ def init_from(net: nn.Module, arch: dict, path: Path) -> None:
     state = read_checkpoint(path)[1]
     try:
         if how == "scales":  # a flow net with more (coarser) blocks: the old blocks move to their scales
-            from framegen.models.flow_net import load_with_added_scales
-
             added = load_with_added_scales(net, checked_state(state, source=path), scales=have["scales"])
             log.info("initialised the net from %s; blocks %s (scales %s) are new", path, added,
                      [want["scales"][i] for i in added])
             return
         if how == "rife":  # RIFE 4.25's weights into a flow net of RIFE blocks: the refinement net starts at zero
-            from framegen.models.flow_net import load_rife_weights
-
             load_rife_weights(net, checked_state(state, source=path))
             log.info("initialised the flow net's blocks and encoder from RIFE 4.25's weights in %s", path)
             return
@@ -84,6 +82,4 @@ def _flow_into_advanced(have: dict, want: dict) -> bool:
     """True when ``have`` is the flow net that ``want``, an advanced net, estimates its flows with."""
     if have["name"] != "flow" or want["name"] != "advanced":
         return False
-    from framegen.models.advanced_net import DEFAULT_FLOW
-
     return normalize_arch({"name": "flow", **(want.get("flow") or DEFAULT_FLOW)}) == have

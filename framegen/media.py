@@ -12,6 +12,7 @@ import logging
 import os
 from pathlib import Path
 
+import av
 import cv2
 import numpy as np
 
@@ -162,8 +163,6 @@ def file_digest(path: str | os.PathLike, *, chunk: int = 1 << 20) -> str:
 def stream_layout(path: str | os.PathLike) -> list[dict]:
     """Each stream of a media file as plain values (type, codec, size, rate, time base, start, duration, frames,
     sample rate, channels); an empty list when the file cannot be opened."""
-    import av
-
     try:
         with av.open(str(path)) as c:
             out = []

@@ -135,6 +135,7 @@ class LPIPS(nn.Module):
 
     def __init__(self, net: str = "alex", weights_path: str | None = None) -> None:
         super().__init__()
+        # lazy: lpips imports torchvision's models (about 1.4 s), paid only when LPIPS is asked for
         import lpips  # the package's linear layers and network definition
 
         state, self.source = resolve_backbone(net, weights_path)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from framegen.catalogue import get_model
+
 
 class FlowTargets(nn.Module):
     """``targets(batch) -> (flows (B, 4, H, W), rows (B,)) or None``: the target intermediate flows of a training
@@ -21,10 +23,6 @@ class FlowTargets(nn.Module):
         self.scale = float(scale)
         self.teacher = None
         if teacher:
-            from framegen.catalogue import (
-                get_model,  # the catalogue loads checkpoints: only when a teacher is named
-            )
-
             self.teacher = get_model(teacher).requires_grad_(False).eval()
 
     def train(self, mode: bool = True) -> FlowTargets:

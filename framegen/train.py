@@ -19,10 +19,14 @@ from pathlib import Path
 
 import lightning as L
 import torch
+from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import LearningRateMonitor
+from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger, WandbLogger
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from framegen.callbacks import WRITE_ERRORS, ExportBestModel, LastCheckpoint, write_error, write_reason
+from framegen.checkpoints import CheckpointError, resolve_checkpoint
 from framegen.errors import TrainingError
 from framegen.init_weights import checkpoint_arch, describe_arch, init_from
 from framegen.loggers import quiet_third_party
@@ -82,8 +86,6 @@ def _check_steps(cfg: DictConfig) -> None:
 
 def _check_writable(folder: Path) -> None:
     """The run folder exists and takes files, else one line (a read-only or forbidden folder)."""
-    from framegen.callbacks import write_reason
-
     try:
         folder.mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(prefix=".write-test-", dir=folder)
@@ -97,8 +99,6 @@ def _check_writable(folder: Path) -> None:
 
 def _hydra_run_folder() -> Path | None:
     try:
-        from hydra.core.hydra_config import HydraConfig
-
         return Path(HydraConfig.get().runtime.output_dir)
     except Exception:  # noqa: BLE001 - not under @hydra.main (the Python API, tests)
         return None
@@ -162,8 +162,6 @@ def _prepare_paths(cfg: DictConfig) -> int | None:
     """Expand ``~`` and variables in the user's paths; point a resumed run at its own folder. Returns the step a
     resume starts at."""
     resume_step = None
-    from framegen.checkpoints import CheckpointError, resolve_checkpoint
-
     with open_dict(cfg):
         if cfg.get("ckpt_path"):
             cfg.ckpt_path = str(user_path(cfg.ckpt_path))
@@ -226,8 +224,6 @@ def _train(cfg: DictConfig) -> dict[str, float]:
             _report_locations(cfg, trainer, stopped=True)
             raise KeyboardInterrupt(_stopped_message(trainer)) from None
         except OSError as err:  # a full disk or a folder gone read-only under Lightning's or a callback's write
-            from framegen.callbacks import WRITE_ERRORS, write_error
-
             if err.errno not in WRITE_ERRORS:
                 raise
 
@@ -266,8 +262,6 @@ def _build(cfg: DictConfig, resume_step: int | None):
     if not loggers:  # nothing to log the learning rate to
         callbacks = [c for c in callbacks if not isinstance(c, LearningRateMonitor)]
     if not cfg.get("train", True):  # scoring only: nothing to export
-        from framegen.callbacks import ExportBestModel
-
         callbacks = [c for c in callbacks if not isinstance(c, ExportBestModel)]
     trainer_cfg = cfg.trainer.copy()
     if cfg.get("val_every_n_steps"):
@@ -283,8 +277,6 @@ def _build(cfg: DictConfig, resume_step: int | None):
 
 def _last_saved(trainer: L.Trainer) -> tuple[Path, int | None] | None:
     """(last.ckpt, the step it holds) when the run's LastCheckpoint file exists, else None."""
-    from framegen.callbacks import LastCheckpoint
-
     cb = next((c for c in trainer.callbacks if isinstance(c, LastCheckpoint)), None)
     if cb is None or not cb.path.is_file():
         return None
@@ -316,8 +308,6 @@ def _validate_at_end(trainer: L.Trainer, module: L.LightningModule, datamodule) 
 def _resume_command(ckpt: Path) -> str:
     """The command line that resumes this run from ``ckpt``: this run's options, with ``ckpt_path=`` set."""
     try:
-        from hydra.core.hydra_config import HydraConfig
-
         overrides = list(HydraConfig.get().overrides.task)
     except Exception:  # noqa: BLE001 - not under Hydra (the Python API)
         overrides = []
@@ -327,8 +317,6 @@ def _resume_command(ckpt: Path) -> str:
 
 
 def _logger_line(lg) -> str | None:
-    from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger, WandbLogger
-
     if isinstance(lg, CSVLogger):
         return f"  metrics: {Path(lg.log_dir) / 'metrics.csv'}"
     if isinstance(lg, TensorBoardLogger):
@@ -341,8 +329,6 @@ def _logger_line(lg) -> str | None:
 
 def _report_locations(cfg: DictConfig, trainer: L.Trainer, *, stopped: bool = False) -> None:
     """The run summary: its folder, last.ckpt (with the command that resumes a stopped run), the best model, logs."""
-    from framegen.callbacks import LastCheckpoint
-
     out = Path(cfg.paths.output_dir)
     best = out / "checkpoints" / "best_model.pth"
     lines = [f"run folder: {out}"]

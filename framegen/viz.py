@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import math
 
+import cv2
 import numpy as np
 import torch
+import torch.nn.functional as F
+from PIL import Image
 from torch import Tensor
 
 from framegen.image_tensor import to_image, to_tensor
+from framegen.media import write_image
 
 to_uint8 = to_image  # (3, H, W) in [0, 1] -> (H, W, 3) uint8: the name the tests and notebooks know
 
@@ -18,6 +22,7 @@ def flow_to_color(flow: Tensor) -> Tensor:
     """(B, 2, H, W) or (2, H, W) flow -> RGB in [0, 1] of the same leading shape with 3 channels: the Middlebury
     colour wheel of ``torchvision.utils.flow_to_image`` (hue = direction, saturation = magnitude relative to the
     largest in each image; zero motion is white)."""
+    # lazy: torchvision takes about 1 s to import, and the video tool (which imports this module) needs none
     from torchvision.utils import flow_to_image
 
     squeeze = flow.ndim == 3
@@ -40,7 +45,7 @@ def image_grid(rows: list[list[Tensor]], *, pad: int = 2, columns: list[str] | N
                captions: list[str] | None = None) -> Tensor:
     """Tile rows of (3, H, W) images (one size) into one (3, H', W') image with white padding
     (``torchvision.utils.make_grid``); ``columns`` titles the columns, ``captions`` labels each row."""
-    from torchvision.utils import make_grid
+    from torchvision.utils import make_grid  # lazy, as in flow_to_color
 
     if not rows or not rows[0]:
         raise ValueError("image_grid needs at least one image")
@@ -61,8 +66,6 @@ def gallery(rows: list[list[Tensor]], *, height: int = 160, pad: int = 2, column
             captions: list[str] | None = None) -> Tensor:
     """Like :func:`image_grid` for images of different sizes: each is resized to ``height`` (aspect kept), rows are
     padded to the widest; ``columns`` titles the first row's cells, ``captions`` labels each row."""
-    import torch.nn.functional as F
-
     resized = []
     for row in rows:
         out = []
@@ -114,14 +117,10 @@ def _annotate(grid: Tensor, columns: list[str] | None, captions: list[str] | Non
 
 def _text_width(text: str, size: float, thickness: int) -> int:
     """Pixels ``text`` takes in :func:`_put_text`'s font (its outline included)."""
-    import cv2
-
     return cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, size, thickness)[0][0] + thickness
 
 
 def _put_text(img: np.ndarray, text: str, org: tuple[int, int], *, size: float, dark: bool = False) -> np.ndarray:
-    import cv2
-
     out = np.ascontiguousarray(img)
     if dark:
         cv2.putText(out, text, org, cv2.FONT_HERSHEY_SIMPLEX, size, (0, 0, 0), 1, cv2.LINE_AA)
@@ -133,8 +132,6 @@ def _put_text(img: np.ndarray, text: str, org: tuple[int, int], *, size: float, 
 
 def save_png(img: Tensor, path) -> None:
     """Write a (3, H, W) image in [0, 1] as PNG (a failed write raises MediaError)."""
-    from framegen.media import write_image
-
     write_image(path, to_image(img))
 
 
@@ -160,8 +157,6 @@ def interpolation_sheet(img0: Tensor, img1: Tensor, pred: Tensor, target: Tensor
 
 def label(img: np.ndarray, text: str) -> np.ndarray:
     """Write ``text`` in the top-left corner of an (H, W, 3) uint8 RGB image (a copy)."""
-    import cv2
-
     out = np.ascontiguousarray(img.copy())
     scale = max(0.4, img.shape[0] / 480)
     thick = max(1, round(scale * 2))
@@ -198,8 +193,6 @@ def write_animation(frames: list[np.ndarray], path, *, fps: float, max_width: in
                     lossless: bool = False) -> None:
     """An endlessly looping GIF or animated WebP (by ``path``'s suffix) of (H, W, 3) uint8 frames at their real
     frame time (see :func:`animation_durations`), downscaled to ``max_width`` (None keeps the size)."""
-    from PIL import Image
-
     webp = str(path).lower().endswith(".webp")
     keep, durations = animation_durations(len(frames), fps, tick_ms=1.0 if webp else 10.0)
     imgs = [Image.fromarray(frames[i]) for i in keep]

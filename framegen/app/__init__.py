@@ -16,7 +16,9 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
+from framegen.app.work import Choices, Engine, tool_config
 from framegen.errors import FramegenError
+from framegen.inference.video_tool import check_options
 from framegen.media import user_path
 
 log = logging.getLogger(__name__)
@@ -58,9 +60,6 @@ def tool_options(cfg: DictConfig) -> dict:
 
 def check_tool_options(tool: dict) -> None:
     """The video tool's own check of the app's device/precision/batch_size/... (before the page starts)."""
-    from framegen.app.work import Choices, tool_config
-    from framegen.inference.video_tool import check_options
-
     try:
         check_options(tool_config(Choices(), src=Path("."), tool=tool))
     except ValueError as err:
@@ -69,7 +68,7 @@ def check_tool_options(tool: dict) -> None:
 
 def _import_gradio():
     try:
-        import gradio  # noqa: F401
+        import gradio  # noqa: F401  (lazy: an optional extra, framegen[app]; a missing one is one line)
     except ImportError as err:
         raise AppError(f"the app needs Gradio ({err}): pip install \"framegen[app]\"") from None
 
@@ -80,8 +79,7 @@ def serve(cfg: DictConfig, *, ready=None) -> None:
     tool = tool_options(cfg)
     check_tool_options(tool)
     _import_gradio()
-    from framegen.app.page import build_page, remove_work
-    from framegen.app.work import Engine
+    from framegen.app.page import build_page, remove_work  # lazy: the page imports Gradio, an optional extra
 
     logging.getLogger("httpx").setLevel(logging.WARNING)  # Gradio's own requests to itself
     work = Path(tempfile.mkdtemp(prefix="framegen-app-"))

@@ -15,6 +15,7 @@ import threading
 from pathlib import Path
 
 import gradio as gr
+from gradio.context import LocalContext
 
 from framegen.app.preview import (
     compare_frame,
@@ -65,8 +66,6 @@ def still_wanted():
     ``job.cancel()``. Gradio cancels the event's task but not the thread running the job; the job then stops at its
     next frame instead of finishing for nobody. It reads Gradio's queue (6.31, pinned); outside an event (a direct
     call) it is always True."""
-    from gradio.context import LocalContext
-
     blocks, event_id = LocalContext.blocks.get(None), LocalContext.event_id.get(None)
     events = getattr(getattr(blocks, "_queue", None), "event_ids_to_events", None)
     if event_id is None or not isinstance(events, dict):

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 from omegaconf import DictConfig, OmegaConf
 
 from framegen import config_dir
-from framegen.errors import FramegenError
+from framegen.errors import FramegenError, out_of_memory
 from framegen.inference.files import interpolate_file
 from framegen.inference.video_tool import build_job, check_options, check_rates, default_output
 from framegen.media import IMAGE_SUFFIXES, VIDEO_SUFFIXES, MediaError, classify_input
@@ -253,8 +253,6 @@ class Jobs:
 def user_message(err: BaseException, cfg: DictConfig | None = None) -> str:
     """One line for the page: the error's own first line for what a user can act on (framegen's errors, bad values,
     files), the out-of-memory advice of the command line, or the error's type for a bug (the terminal logs it)."""
-    from framegen.commands import out_of_memory
-
     text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
     if isinstance(err, Cancelled):
         return text
@@ -314,12 +312,14 @@ class Engine:
 
     def methods(self) -> list[str]:
         """The catalogue's nets, and ``model`` when the app was given a checkpoint."""
+        # lazy: torch loads with the first job, not when `framegen app` checks its options (one line in a second)
         from framegen.catalogue import names
 
         return names(nets_only=True) + (["model"] if self.ckpt else [])
 
     def interpolator(self, cfg: DictConfig) -> Interpolator:
         """The net of ``cfg.method`` with the video tool's settings, loaded on first use and kept (two at most)."""
+        # lazy: torch with the first job (see methods)
         from framegen.inference.interpolator import Interpolator
 
         method = cfg.method

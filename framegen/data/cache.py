@@ -22,6 +22,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from tqdm.auto import tqdm
 
 from framegen.atomic import atomic_path, write_text_atomically
 from framegen.data.entries import VideoEntry
@@ -151,12 +152,7 @@ class FrameCache:
         if done_before:
             log.info("resuming the frame cache build in %s: %d videos done, %d to go", self.root, done_before, len(todo))
         t0, frames_decoded = time.perf_counter(), 0
-        try:
-            from tqdm.auto import tqdm
-
-            bar = tqdm(todo, desc="frame cache", unit="video", disable=not progress or not todo)
-        except ImportError:  # pragma: no cover
-            bar = todo
+        bar = tqdm(todo, desc="frame cache", unit="video", disable=not progress or not todo)
         for entry in bar:
             split = assignment[entry.video_id]
             result: dict = {"split": split, "label": entry.label, "group": entry.group, "source": entry.path}

@@ -23,6 +23,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import av
+
 from framegen.atomic import atomic_path, write_text_atomically
 from framegen.errors import FramegenError
 from framegen.media import MediaError, read_image
@@ -224,8 +226,6 @@ def media_info(path: Path, kind: str) -> tuple[int, int, int, float | None]:
         except MediaError:
             raise CorpusError(f"cannot read photo {path}") from None
         return img.shape[1], img.shape[0], 1, None
-    import av
-
     try:
         with av.open(str(path)) as c:
             s = c.streams.video[0]

@@ -54,6 +54,7 @@ class HFUCF101Source(VideoSource):
             return path
         if self.offline:
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        # lazy: an optional extra (framegen[hf]), and it reads HF_HUB_OFFLINE (set just above) when imported
         from huggingface_hub import snapshot_download
 
         try:
@@ -69,7 +70,7 @@ class HFUCF101Source(VideoSource):
     # ---- parquet
     def _load_table(self):
         if self._table is None:
-            import datasets
+            import datasets  # lazy: an optional extra (framegen[hf])
 
             path = self._snapshot()
             files = [str(path)] if path.is_file() else sorted(str(p) for p in path.rglob("*.parquet"))

@@ -28,6 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from framegen.errors import FramegenError
@@ -235,8 +236,6 @@ def xiph_items(root: str | Path) -> list[Item]:
 # --------------------------------------------------------------------------------------------- resolutions
 def half_size(img: np.ndarray) -> np.ndarray:
     """Half the width and height with INTER_AREA (4096x2160 -> 2048x1080, as the 2K protocols resize)."""
-    import cv2
-
     h, w = img.shape[:2]
     return cv2.resize(img, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
 

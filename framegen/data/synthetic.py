@@ -18,6 +18,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import skimage.data
 import torch
 from torch.utils.data import Dataset
 
@@ -39,8 +40,6 @@ def load_photos(names: Sequence[str] = SKIMAGE_PHOTOS, dirs: Sequence[str | Path
     Photos whose longer side exceeds ``max_side`` are shrunk to it (INTER_AREA) once, here, so rendering a sample
     never resizes a 5K wallpaper.
     """
-    import skimage.data
-
     photos = []
     for name in names:
         img = getattr(skimage.data, name)()

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import cv2
+import decord
 import numpy as np
 
 from framegen.media import MediaError, frame_files, read_image
@@ -21,8 +22,6 @@ class VideoReadError(MediaError):
 
 
 def _open_decord(path: Path):
-    import decord
-
     if not path.exists():
         raise VideoReadError(f"not found: {path}")
     if path.stat().st_size == 0:

@@ -6,6 +6,7 @@ import copy
 import json
 import math
 import platform
+import statistics
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,7 +15,12 @@ import torch
 from omegaconf import DictConfig
 from torch import nn
 
+from framegen import catalogue
 from framegen.checkpoints import CheckpointError
+from framegen.evaluation.end_to_end import e2e_table, run_end_to_end
+from framegen.evaluation.methods import RifePeer
+from framegen.evaluation.motion import motion_table, motion_thirds, read_scores
+from framegen.evaluation.plot import quality_vs_speed, training_curves
 from framegen.evaluation.speed import (
     SpeedResult,
     matmul_peak_gflops,
@@ -23,7 +29,9 @@ from framegen.evaluation.speed import (
     summarize,
     time_interleaved,
 )
-from framegen.inference.interpolator import PRECISIONS
+from framegen.inference.interpolator import PRECISIONS, Interpolator
+from framegen.inference.realtime import RealtimeInterpolator
+from framegen.inference.video_io import read_frames, video_info
 from framegen.models import build_net
 from framegen.models.layers import place_precision
 
@@ -43,13 +51,9 @@ class _RifeAsNet(nn.Module):
 def _nets(cfg: DictConfig) -> list[tuple[str, nn.Module]]:
     """The nets of ``cfg.nets``: catalogue names (``default`` takes ``ckpt=`` for a candidate), architecture names
     (untrained, for speed only), or ``rife_reference`` (the published RIFE 4.25 code, the speed reference)."""
-    from framegen import catalogue
-
     nets = []
     for name in cfg.nets:
         if name == "rife_reference":
-            from framegen.evaluation.methods import RifePeer
-
             nets.append(("rife 4.25", _RifeAsNet(RifePeer(device=cfg.device))))
         elif name == "default" and cfg.get("ckpt") is not None:  # a candidate in the default's place
             nets.append((f"framegen ({Path(str(cfg.ckpt)).name})", catalogue.get_model("model", cfg.ckpt)))
@@ -188,14 +192,10 @@ def run_benchmark(cfg: DictConfig) -> str:
     if cfg.suite == "realtime":
         return _realtime(cfg)
     if cfg.suite == "curves":
-        from framegen.evaluation.plot import training_curves
-
         runs = [r if isinstance(r, str) else list(r) for r in cfg.metrics]
         labels = list(cfg.labels) if cfg.get("labels") else None
         return str(training_curves(runs, cfg.plot, labels=labels, chain=bool(cfg.get("chain"))))
     if cfg.suite == "motion":
-        from framegen.evaluation.motion import motion_table, motion_thirds, read_scores
-
         rows = motion_thirds(read_scores(list(cfg.per_triplet)), methods=list(cfg.motion_methods),
                              reference=cfg.get("motion_reference"))
         text = "\n".join(["# Scores by amount of motion", "", _header(cfg, "Mean PSNR (dB) on each third of each set, "
@@ -204,14 +204,9 @@ def run_benchmark(cfg: DictConfig) -> str:
         _write(cfg, text)
         return text
     if cfg.suite == "plot":
-        from framegen.evaluation.plot import quality_vs_speed
-
         return str(quality_vs_speed(cfg.quality, cfg.speed, cfg.plot, e2e_json=cfg.get("e2e")))
     if cfg.suite != "e2e":
         raise ValueError(f"suite must be one of nets, e2e, realtime, curves, motion, plot; got {cfg.suite!r}")
-    from framegen.evaluation.end_to_end import e2e_table, run_end_to_end
-    from framegen.inference.video_io import video_info
-
     if not cfg.get("video"):
         raise ValueError("suite=e2e needs video=<clip>")
     info = video_info(cfg.video)
@@ -229,12 +224,6 @@ def run_benchmark(cfg: DictConfig) -> str:
 
 def _realtime(cfg: DictConfig) -> str:
     """Latency of RealtimeInterpolator.process_frame on the frames of ``cfg.video`` (as if they were live)."""
-    import statistics
-
-    from framegen.inference.interpolator import Interpolator
-    from framegen.inference.realtime import RealtimeInterpolator
-    from framegen.inference.video_io import read_frames, video_info
-
     info = video_info(cfg.video)
     interp = Interpolator.from_checkpoint(cfg.get("ckpt"), device=cfg.device, precision=str(cfg.get("precision", "fp32")),
                                           scale=float(cfg.get("scale", 1.0)))

@@ -18,7 +18,7 @@ import numpy as np
 from framegen.data import research_sets as rs
 from framegen.data.research_sets import ResearchSetError
 from framegen.data.video import FrameReader
-from framegen.media import MediaError, is_frame_folder, read_image
+from framegen.media import MediaError, is_frame_folder, read_image, video_files
 
 # folder -> (first, ground truth, last) file names
 LAYOUTS = {
@@ -173,8 +173,6 @@ def video_triplets(path: str | Path, *, limit: int | None = None, factor: int = 
 
 def video_clips(path: str | Path) -> list[Path]:
     """The clips of ``video=``: a video file, a folder of numbered frames (one clip), or a folder of videos."""
-    from framegen.media import video_files
-
     path = Path(path)
     if path.is_dir():
         return [path] if is_frame_folder(path) and not video_files(path) else video_files(path)

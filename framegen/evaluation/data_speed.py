@@ -6,6 +6,8 @@ import shutil
 import time
 from pathlib import Path
 
+from hydra.utils import instantiate
+
 from framegen.data.datamodule import InterpolationDataModule
 from framegen.data.sources import VideoSource
 from framegen.data.video import FrameReader, VideoReadError
@@ -54,8 +56,6 @@ def data_speed_report(cfg, argv: list[str]) -> str:
     """The markdown table of :func:`raw_decode_fps`, :func:`cache_build_fps` and :func:`loader_throughput` for the
     source of ``cfg.data`` (``conf/benchmark_data.yaml``), headed by the command that made it (``argv``); appended
     to ``cfg.output`` when set."""
-    from hydra.utils import instantiate
-
     source = instantiate(cfg.data.source)
     raw, n = raw_decode_fps(source)
     build = cache_build_fps(source)

@@ -10,8 +10,10 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+import imageio_ffmpeg
 import torch
 
+from framegen.evaluation.methods import RifePeer
 from framegen.inference.files import Job, interpolate_file
 from framegen.inference.interpolator import Interpolator
 from framegen.inference.video_io import video_info
@@ -21,8 +23,6 @@ class RifeInterpolator:
     """RIFE 4.25 on the pipeline's batch interface."""
 
     def __init__(self, batch_size: int = 1, device: str = "cpu") -> None:
-        from framegen.evaluation.methods import RifePeer
-
         self.peer, self.batch_size = RifePeer(device=device), batch_size
 
     def __call__(self, img0: torch.Tensor, img1: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -39,8 +39,6 @@ def _count_frames(path: Path) -> int:
 
 
 def minterpolate(clip: Path, out: Path, fps: Fraction, *, crf: int = 18, preset: str = "medium") -> dict:
-    import imageio_ffmpeg
-
     vf = f"minterpolate=fps={fps.numerator}/{fps.denominator}:mi_mode=mci:mc_mode=aobmc:me_mode=bidir:vsbmc=1:scd=none"
     cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-y", "-i", str(clip), "-vf", vf, "-c:v", "libx264",
            "-crf", str(crf), "-preset", preset, "-pix_fmt", "yuv420p", "-an", str(out)]

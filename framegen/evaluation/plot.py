@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 from pathlib import Path
@@ -13,6 +14,7 @@ _LABELS = {"model": "framegen (default model)", "rife": "RIFE 4.25", "dis": "Ope
 
 
 def _pyplot():
+    # lazy: the Agg backend must be chosen before pyplot loads, and only the plotting suites pay for matplotlib
     import matplotlib
 
     matplotlib.use("Agg")
@@ -74,8 +76,6 @@ def quality_vs_speed(quality_json: str | Path | list, speed_json: str | Path, ou
 
 def _read_curves(paths: list) -> tuple[dict[int, float], dict[int, float]]:
     """(training loss by step, val PSNR by step) of one run logged to one or more CSVLogger files (later files win)."""
-    import csv
-
     train, val = {}, {}
     for path in paths:
         with open(path) as f:

@@ -41,6 +41,7 @@ def process_video(src, dst, *, factor: int | None = 2, fps=None, ckpt: str | Non
                   interpolator: Interpolator | None = None, overwrite: bool = False, progress: bool = True,
                   **interpolator_kwargs) -> dict:
     """Interpolate a video file (or a folder of numbered images) to ``factor`` x its rate or to ``fps``."""
+    # lazy, as the names above: importing framegen.inference must not load torch
     from framegen.inference.files import Job, interpolate_file
     from framegen.inference.interpolator import Interpolator
 

@@ -56,7 +56,7 @@ class EncodeSettings:
 
 def nvenc_works() -> bool:
     """True when NVIDIA's H.264 encoder opens here (a CUDA GPU with a driver); checked only where torch sees CUDA."""
-    import torch
+    import torch  # lazy: this module is on the video tool's torch-free start (its checks come first)
 
     if not torch.cuda.is_available():
         return False

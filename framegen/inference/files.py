@@ -260,7 +260,8 @@ def _interpolate_file(src: Path, dst: Path, interpolator: Interpolator, job: Job
                       copy_from=copy_from, fingerprint=fingerprint, replaces=replaces,
                       copy_span=copy_span)
     total = output_count(n, in_fps, out_fps) if n else None
-    from framegen.inference.pipeline import run_pipeline  # torch: loaded when there is work for it
+    # lazy: torch loads when there is work for it (this module is on the video tool's torch-free start)
+    from framegen.inference.pipeline import run_pipeline
 
     try:
         stats = run_pipeline(frames, sink, interpolator, out_fps=out_fps, frame_duration=1 / Fraction(in_fps),

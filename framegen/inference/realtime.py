@@ -8,6 +8,7 @@ import logging
 import time
 from collections.abc import Iterable, Iterator
 
+import cv2
 import numpy as np
 
 from framegen.inference.interpolator import Interpolator
@@ -58,8 +59,6 @@ class RealtimeInterpolator:
 def capture_frames(capture) -> Iterator[np.ndarray]:
     """RGB frames from an OpenCV capture (``cv2.VideoCapture(0)`` or a file) until it ends; one warning when it gives
     none at all (no camera at that index, a camera another program holds, a missing or unreadable file)."""
-    import cv2
-
     count = 0
     while True:
         ok, bgr = capture.read()

@@ -307,6 +307,7 @@ class AnimationSink(Sink):
         self.frames.append(rgb if rgb.dtype == np.uint8 else (rgb >> 8).astype(np.uint8))
 
     def commit(self) -> Path:
+        # lazy: viz imports torch, and this module is on the video tool's torch-free start
         from framegen.viz import write_animation
 
         tmp = partial_name(self.path)

@@ -170,7 +170,7 @@ def run(cfg: DictConfig) -> dict:
     if cfg.input is None:
         src = Path(cfg.paths.root_dir) / "outputs" / "sample.mp4"
         if not src.exists():
-            # imports torch and Lightning: only when there is no input
+            # lazy: imports torch and Lightning, only when there is no input
             from framegen.inference.sample import make_sample_clip
 
             make_sample_clip(src)
@@ -190,7 +190,7 @@ def run(cfg: DictConfig) -> dict:
         check_paths(src, dst, overwrite=job.overwrite, make_parent=False)
     if kind == "video" and job_span(job) is not None:
         check_span(job, src, video_info(src).duration)  # start=90 on a 60 s clip
-    # every cheap check passed: now torch, Lightning and the net (seconds)
+    # lazy: every cheap check passed, now torch, Lightning and the net (seconds)
     from framegen.inference.interpolator import Interpolator
     from framegen.inference.modes import run_demo_mode, run_test_mode
 

@@ -5,6 +5,7 @@ Every net has the one interface ``net(img0, img1, t) -> InterpolationOutput(fram
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -52,8 +53,6 @@ def build_net(name: str, **kwargs: Any) -> nn.Module:
 def normalize_arch(arch: dict[str, Any]) -> dict[str, Any]:
     """``{"name", **kwargs}`` with the factory's defaults filled in and sequences as lists, so two descriptions of the
     same architecture compare equal."""
-    import inspect
-
     kwargs = {k: v for k, v in arch.items() if k != "name"}
     factory = _REGISTRY.get(arch.get("name"))
     if factory is not None:
