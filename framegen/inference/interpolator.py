@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 import logging
 from pathlib import Path
 
@@ -10,6 +11,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from framegen.catalogue import get_model
+from framegen.image_tensor import to_image, to_tensor
 from framegen.models.layers import memory_format, place_precision
 
 log = logging.getLogger(__name__)
@@ -117,14 +120,10 @@ class Interpolator:
     def for_method(cls, method: str = "model", ckpt: str | None = None, **kwargs) -> Interpolator:
         """The interpolator of a catalogue name (``default``, ``advanced``, ``rife``, ``dis``, ``average``,
         ``repeat``: ``framegen models`` lists them), or ``model`` with ``ckpt`` (None: the shipped default)."""
-        from framegen.catalogue import get_model
-
         return cls(get_model(method, ckpt), **kwargs)
 
     def identity(self) -> str:
         """A digest of the net's weights and the settings that change its frames (for resumable jobs)."""
-        import hashlib
-
         h = hashlib.sha1(type(self.net).__name__.encode())
         for key, value in self.net.state_dict().items():
             h.update(key.encode())
@@ -210,16 +209,7 @@ def _to_batch(img):
             arr = np.repeat(arr[..., None], 3, axis=2)
         if arr.ndim != 3 or arr.shape[2] not in (3, 4):
             raise ValueError(f"images must be (H, W), (H, W, 3) or (H, W, 4), got {img.shape}")
-        arr = arr[..., :3]
-        scale = 255.0 if dtype == np.uint8 else 65535.0 if dtype == np.uint16 else 1.0
-        x = torch.from_numpy(np.ascontiguousarray(arr).astype(np.float32) / scale).permute(2, 0, 1)[None]
-
-        def back(y: Tensor):
-            a = y[0].permute(1, 2, 0).numpy()
-            if dtype in (np.uint8, np.uint16):
-                return np.round(a * scale).astype(dtype)
-            return a.astype(dtype)
-        return x, back
+        return to_tensor(arr[..., :3]), (lambda y: to_image(y[0], dtype))
     if isinstance(img, Tensor):
         squeeze = img.ndim == 3
         x = img[None] if squeeze else img
