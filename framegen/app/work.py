@@ -330,7 +330,8 @@ class Engine:
                     self._nets.pop(next(iter(self._nets)))
                 self._nets[method] = Interpolator.for_method(
                     method, ckpt, device=cfg.device, precision=cfg.precision, scale=cfg.scale, tile=cfg.tile,
-                    tile_overlap=cfg.tile_overlap, batch_size=cfg.batch_size, compile=cfg.compile, tta=cfg.tta)
+                    tile_overlap=cfg.tile_overlap, batch_size=cfg.batch_size, compile=cfg.compile, tta=cfg.tta,
+                    static_threshold=cfg.get("static_threshold"), runtime=cfg.get("runtime", "torch"))
             return self._nets[method]
 
     def scratch(self) -> Path:

@@ -31,6 +31,7 @@ from framegen.evaluation.speed import (
 )
 from framegen.inference.interpolator import PRECISIONS, Interpolator
 from framegen.inference.realtime import RealtimeInterpolator
+from framegen.inference.runtimes import ExportedNet
 from framegen.inference.video_io import read_frames, video_info
 from framegen.models import build_net
 from framegen.models.layers import place_precision
@@ -101,37 +102,43 @@ def run_speed_benchmark(cfg: DictConfig) -> str:
     (speed.time_interleaved) so that the ratios between methods hold under a drifting machine."""
     gpu = str(cfg.device).startswith("cuda")
     channels_last = bool(cfg.get("channels_last", True)) and not gpu
-    variants: list[tuple[str, nn.Module | None, torch.dtype]] = []
+    # (label, what is timed, autocast dtype on CUDA, the eager net its parameters and FLOPs are counted on)
+    variants: list[tuple[str, nn.Module, torch.dtype, nn.Module]] = []
     precisions = [str(p) for p in cfg.get("precisions", ["fp32"])]
+    runtimes = [str(r) for r in cfg.get("runtimes", ["torch"]) if str(r) != "torch"]
     for name, net in _nets(cfg):
         learned = not name.startswith(("dis", "rife 4.25")) and any(True for _ in net.parameters())
         for precision in precisions if learned else ["fp32"]:  # placed precision: convs in bf16, flows/warps fp32
             model = net if precision == "fp32" else place_precision(copy.deepcopy(net), PRECISIONS[precision])
-            variants.append((name if precision == "fp32" else f"{name} ({precision})", model, torch.float32))
+            variants.append((name if precision == "fp32" else f"{name} ({precision})", model, torch.float32, model))
+        for runtime in runtimes if learned and not gpu else []:  # the net exported to ONNX, run by that runtime (fp32)
+            variants.append((f"{name} ({runtime})", ExportedNet(net, runtime=runtime), torch.float32, net))
         if gpu and learned:  # GPU rows: bf16 + torch.compile
             model = place_precision(copy.deepcopy(net), torch.bfloat16).to(cfg.device).eval()
-            variants.append((f"{name} (bf16, compile)", torch.compile(model), torch.float32))
+            variants.append((f"{name} (bf16, compile)", torch.compile(model), torch.float32, model))
     rows: dict[tuple[str, int, int], SpeedResult] = {}
     for h, w in ((int(h), int(w)) for h, w in cfg.sizes):
         # framegen's nets run as its Interpolator runs them (channels-last on the CPU); the RIFE peer as published
         runners = {label: net_runner(model, h, w, device="cpu" if label.startswith("dis") else cfg.device, dtype=dtype,
                                      channels_last=channels_last and not label.startswith("rife"))
-                   for label, model, dtype in variants}
+                   for label, model, dtype, _ in variants}
         # torch.compile needs its first calls to compile: two more warm-up calls for every method keep it fair
         warmup = int(cfg.warmup) + (2 if any("compile" in label for label in runners) else 0)
         times = time_interleaved(runners, repeats=int(cfg.repeats), warmup=warmup)
-        for label, model, _ in variants:
+        for label, _, _, counted in variants:
             classical = label.startswith("dis")
             device = "cpu" if classical else cfg.device
             peak = None if classical else peak_memory_mb(runners[label], device=device)
-            rows[label, h, w] = summarize(label, h, w, times[label], net=None if classical else model, device=device,
+            rows[label, h, w] = summarize(label, h, w, times[label], net=None if classical else counted, device=device,
                                           peak_mem_mb=peak)
-    results = [rows[label, int(h), int(w)] for label, _, _ in variants for h, w in cfg.sizes]
+    results = [rows[label, int(h), int(w)] for label, *_ in variants for h, w in cfg.sizes]
     reference = "rife 4.25" if "rife_reference" in cfg.nets else None
     text = "\n".join([
         "# Speed per interpolated frame", "",
         _header(cfg, f"Batch 1, fp32 unless a row names its precision (bf16: the convolution blocks in bf16, flows, grids, "
-                     f"warping and blend in fp32), one frame per call. At each size the methods are timed interleaved: "
+                     f"warping and blend in fp32), one frame per call; a row naming openvino or onnxruntime runs the "
+                     f"net exported to ONNX through that runtime in fp32 (its export and compilation, once per size, "
+                     f"happen in the warm-up). At each size the methods are timed interleaved: "
                      f"{cfg.warmup} warm-up calls each, then {cfg.repeats} rounds that call every method once in a "
                      "rotating order; the table gives each method's median and fastest call. "
                      + ("framegen's nets run in channels-last layout, as its Interpolator runs them on the CPU; the "
@@ -211,7 +218,8 @@ def run_benchmark(cfg: DictConfig) -> str:
         raise ValueError("suite=e2e needs video=<clip>")
     info = video_info(cfg.video)
     rows = run_end_to_end(cfg.video, factor=int(cfg.factor), ckpt=cfg.get("ckpt"), methods=list(cfg.e2e_methods),
-                          precision=str(cfg.get("precision", "fp32")), scale=float(cfg.get("scale", 1.0)))
+                          precision=str(cfg.get("precision", "fp32")), scale=float(cfg.get("scale", 1.0)),
+                          runtime=str(cfg.get("runtime", "torch")))
     frames_in = info.frames or 0
     text = "\n".join(["# End-to-end video speed", "", _header(cfg, "Output frames per second over the whole run "
                        "(decoding, scheduling, inference, encoding); decode/encode share = time the pipeline's "
@@ -226,7 +234,7 @@ def _realtime(cfg: DictConfig) -> str:
     """Latency of RealtimeInterpolator.process_frame on the frames of ``cfg.video`` (as if they were live)."""
     info = video_info(cfg.video)
     interp = Interpolator.from_checkpoint(cfg.get("ckpt"), device=cfg.device, precision=str(cfg.get("precision", "fp32")),
-                                          scale=float(cfg.get("scale", 1.0)))
+                                          scale=float(cfg.get("scale", 1.0)), runtime=str(cfg.get("runtime", "torch")))
     rt = RealtimeInterpolator(interp, factor=int(cfg.factor))
     for _, frame in read_frames(cfg.video):
         rt.process_frame(frame)
@@ -238,7 +246,7 @@ def _realtime(cfg: DictConfig) -> str:
         _header(cfg, "RealtimeInterpolator.process_frame on each frame of the clip as it arrives; the latency of an "
                      "in-between frame is one input frame interval (it needs the next frame) plus this processing."),
         "", f"Clip: `{cfg.video}` ({info.width}x{info.height}, {float(info.fps):.3g} fps), factor {cfg.factor}; "
-            f"precision {interp.precision}, motion at scale {interp.scale:g}.", "",
+            f"precision {interp.precision}, motion at scale {interp.scale:g}, runtime {interp.runtime}.", "",
         "| calls | median ms | 95th percentile ms | max ms | input frame interval ms | keeps up live |",
         "| --- | --- | --- | --- | --- | --- |",
         f"| {len(lat)} | {statistics.median(lat):.1f} | {p95:.1f} | {lat[-1]:.1f} | {frame_ms:.1f} | "

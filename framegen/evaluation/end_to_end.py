@@ -51,7 +51,8 @@ def minterpolate(clip: Path, out: Path, fps: Fraction, *, crf: int = 18, preset:
 
 
 def run_end_to_end(clip: str | Path, *, factor: int = 2, ckpt: str | None = None, methods=("framegen", "mci", "rife_reference"),
-                   batch_size: int = 4, precision: str = "fp32", scale: float = 1.0) -> list[dict]:
+                   batch_size: int = 4, precision: str = "fp32", scale: float = 1.0,
+                   runtime: str = "torch") -> list[dict]:
     clip = Path(clip)
     info = video_info(clip)
     out_fps = info.fps * factor
@@ -67,11 +68,12 @@ def run_end_to_end(clip: str | Path, *, factor: int = 2, ckpt: str | None = None
             if name not in ("framegen", "rife_reference"):
                 raise ValueError(f"e2e_methods: unknown method {name!r}; use framegen, mci, rife_reference")
             interp = (Interpolator.from_checkpoint(ckpt, device="cpu", batch_size=batch_size, precision=precision,
-                                                   scale=scale)
+                                                   scale=scale, runtime=runtime)
                       if name == "framegen" else RifeInterpolator())
             s = interpolate_file(clip, out, interp, Job(factor=factor, overwrite=True, progress=False))
             label = ("framegen (default model" + ("" if interp.precision == "fp32" else f", {interp.precision}")
-                     + ("" if scale == 1.0 else f", scale {scale:g}") + ")"
+                     + ("" if scale == 1.0 else f", scale {scale:g}")
+                     + ("" if runtime == "torch" else f", {runtime}") + ")"
                      if name == "framegen" else "RIFE 4.25 in framegen's pipeline")
             rows.append({"method": label,
                          "frames_out": s["frames_out"], "seconds": s["seconds"],

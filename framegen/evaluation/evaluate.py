@@ -102,9 +102,10 @@ def evaluate(cfg: DictConfig) -> dict:
             lpips = LPIPS("alex").to("cpu")
         except BackboneWeightsNotFound as err:
             log.warning("LPIPS column left empty: %s", err)
-    methods = [(method_label(name, tta=bool(cfg.get("tta")), precision=str(cfg.get("precision", "fp32"))),
-                build_method(name, ckpt=cfg.get("ckpt"), device=device, tta=bool(cfg.get("tta")),
-                             scale=cfg.get("scale", 1.0), precision=str(cfg.get("precision", "fp32"))))
+    settings = {"tta": bool(cfg.get("tta")), "precision": str(cfg.get("precision", "fp32")),
+                "static_threshold": cfg.get("static_threshold"), "runtime": str(cfg.get("runtime", "torch"))}
+    methods = [(method_label(name, **settings),
+                build_method(name, ckpt=cfg.get("ckpt"), device=device, scale=cfg.get("scale", 1.0), **settings))
                for name in _as_list(cfg.method)]
     summary: dict = {}
     rows = []

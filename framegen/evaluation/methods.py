@@ -116,8 +116,10 @@ class NetMethod:
     """A framegen net (from a checkpoint) on the evaluation interface, through the inference Interpolator."""
 
     def __init__(self, net: torch.nn.Module, *, name: str = "model", device: str = "cpu", tta: bool = False,
-                 scale: float = 1.0, precision: str = "fp32") -> None:
-        self.interp = Interpolator(net, device=device, batch_size=1, tta=tta, scale=scale, precision=precision)
+                 scale: float = 1.0, precision: str = "fp32", static_threshold: float | None = None,
+                 runtime: str = "torch") -> None:
+        self.interp = Interpolator(net, device=device, batch_size=1, tta=tta, scale=scale, precision=precision,
+                                   static_threshold=static_threshold, runtime=runtime)
         self.name = name
 
     def __call__(self, img0: np.ndarray, img1: np.ndarray, t: float = 0.5) -> torch.Tensor:
@@ -128,15 +130,20 @@ def _learned(name: str) -> bool:
     return name not in ("dis", "average", "repeat", "mci", "rife_reference")
 
 
-def method_label(name: str, *, tta: bool = False, precision: str = "fp32") -> str:
-    """The name a method's scores are written under: ``+tta`` and ``+<precision>`` when they apply to it."""
+def method_label(name: str, *, tta: bool = False, precision: str = "fp32", static_threshold: float | None = None,
+                 runtime: str = "torch") -> str:
+    """The name a method's scores are written under: ``+tta``, ``+<precision>``, ``+static<threshold>`` and
+    ``+<runtime>`` when they apply to it."""
     if not _learned(name):
         return name
-    return name + ("+tta" if tta else "") + ("" if precision == "fp32" else f"+{precision}")
+    return (name + ("+tta" if tta else "") + ("" if precision == "fp32" else f"+{precision}")
+            + ("" if static_threshold is None else f"+static{static_threshold:g}")
+            + ("" if runtime == "torch" else f"+{runtime}"))
 
 
 def build_method(name: str, *, ckpt: str | None = None, device: str = "cpu", tta: bool = False,
-                 scale: float = 1.0, precision: str = "fp32"):
+                 scale: float = 1.0, precision: str = "fp32", static_threshold: float | None = None,
+                 runtime: str = "torch"):
     """The method called ``name``: an evaluation reference (``mci``, ``rife_reference``) or any interpolator of the
     catalogue (``model`` = ``ckpt`` or the shipped default; ``tta``, the flow ``scale`` and the ``precision`` apply to
     learned nets)."""
@@ -147,4 +154,5 @@ def build_method(name: str, *, ckpt: str | None = None, device: str = "cpu", tta
     learned = _learned(name)
     net = get_model(name, ckpt)
     return NetMethod(net, name=name, device=device if learned else "cpu", tta=tta and learned,
-                     scale=scale if learned else 1.0, precision=precision if learned else "fp32")
+                     scale=scale if learned else 1.0, precision=precision if learned else "fp32",
+                     static_threshold=static_threshold if learned else None, runtime=runtime if learned else "torch")

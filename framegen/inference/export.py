@@ -15,14 +15,14 @@ from torch import Tensor, nn
 
 
 class FrameOnly(nn.Module):
-    """The one interface reduced to tensors in, frame out (what runtimes want)."""
+    """The one interface reduced to tensors in, frame out (what runtimes want), at a fixed flow ``scale``."""
 
-    def __init__(self, net: nn.Module) -> None:
+    def __init__(self, net: nn.Module, scale: float = 1.0) -> None:
         super().__init__()
-        self.net = net
+        self.net, self.scale = net, scale
 
     def forward(self, img0: Tensor, img1: Tensor, t: Tensor) -> Tensor:
-        return self.net(img0, img1, t).frame
+        return self.net(img0, img1, t, scale=self.scale).frame
 
 
 def _example(height: int, width: int, batch: int = 1) -> tuple[Tensor, Tensor, Tensor]:
@@ -31,13 +31,15 @@ def _example(height: int, width: int, batch: int = 1) -> tuple[Tensor, Tensor, T
             torch.full((batch,), 0.5))
 
 
-def export_onnx(net: nn.Module, path: str | os.PathLike, *, height: int, width: int, opset: int = 17) -> Path:
-    """Write an ONNX model for inputs of ``height`` x ``width`` (batch dimension dynamic)."""
+def export_onnx(net: nn.Module, path: str | os.PathLike, *, height: int, width: int, opset: int = 17,
+                scale: float = 1.0) -> Path:
+    """Write an ONNX model for inputs of ``height`` x ``width`` (batch dimension dynamic), flows estimated at
+    ``scale`` of that size."""
     if opset < 16:
         raise ValueError(f"grid_sample needs ONNX opset >= 16, got {opset}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    model = FrameOnly(net).eval()
+    model = FrameOnly(net, scale).eval()
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(model, _example(height, width), str(path), opset_version=opset, dynamo=False,

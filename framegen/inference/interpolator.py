@@ -9,10 +9,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from framegen.catalogue import get_model
 from framegen.image_tensor import to_image, to_tensor
+from framegen.inference.runtimes import RUNTIMES, ExportedNet
 from framegen.models.layers import memory_format, place_precision
 
 log = logging.getLogger(__name__)
@@ -67,6 +69,38 @@ def _tile_weight(h: int, w: int, overlap: int) -> Tensor:
     return (ramp(h)[:, None] * ramp(w)[None, :])[None, None]
 
 
+def keep_static(frame: Tensor, x0: Tensor, x1: Tensor, t: Tensor, *, threshold: float, radius: int = 2) -> Tensor:
+    """Temporal smoothing for still regions: where the two inputs agree, the frame becomes their linear blend at t.
+
+    frame, x0, x1 (B, 3, H, W) in [0, 1]; t (B,). A pixel whose largest channel difference between x0 and x1, taken
+    over its (2 radius + 1)^2 neighbourhood (so a moving edge nearby counts as motion), is 0 keeps the blend exactly;
+    the weight falls linearly to 0 (the net's frame) at ``threshold``. A net warps still regions by its small flow
+    errors, which flickers from frame to frame on real footage; the blend of two equal pixels cannot.
+    """
+    if threshold <= 0:
+        raise ValueError(f"static threshold must be > 0 (a difference in [0, 1]), got {threshold}")
+    diff = (x0 - x1).abs().amax(dim=1, keepdim=True)
+    if radius > 0:
+        diff = F.max_pool2d(diff, 2 * radius + 1, stride=1, padding=radius)
+    weight = (1.0 - diff / threshold).clamp(0.0, 1.0)
+    tt = t.view(-1, 1, 1, 1).to(frame.dtype)
+    linear = x0 + tt * (x1 - x0)
+    return torch.lerp(frame, linear, weight)  # weight 1 gives the blend exactly
+
+
+def _check_runtime(runtime: str, device: torch.device, precision: str, compile: bool, net: nn.Module) -> None:
+    """ValueError for settings a runtime other than PyTorch cannot honour."""
+    if device.type != "cpu":
+        raise ValueError(f"runtime={runtime} runs on the CPU (device is {device.type}); use runtime=torch there")
+    if precision not in ("auto", "fp32"):
+        raise ValueError(f"runtime={runtime} runs the net in fp32 (its own bf16 breaks the flows); use precision=fp32 "
+                         "or auto, or runtime=torch for placed bf16")
+    if compile:
+        raise ValueError(f"runtime={runtime} compiles the net itself: leave compile=false")
+    if not any(True for _ in net.parameters()):
+        raise ValueError(f"runtime={runtime} runs learned nets; {type(net).__name__} has no weights to export")
+
+
 class Interpolator:
     """Interpolate frames with a framegen net.
 
@@ -84,21 +118,34 @@ class Interpolator:
         batch_size: pairs per forward pass.
         compile: ``torch.compile`` the net.
         tta: test-time augmentation: also run the horizontally mirrored pair and average (2x the cost).
+        static_threshold: temporal smoothing (:func:`keep_static`): where the two input frames differ by less than
+            this (in [0, 1], e.g. 0.02) around a pixel, the output leans to their linear blend; None = off.
         channels_last: run the net and its inputs in channels-last memory layout; None = on the CPU only, where
             oneDNN's convolutions are about 20 % faster so (docs/benchmarks.md). The net is converted in place.
+        runtime: ``torch`` (eager PyTorch), or on the CPU ``openvino`` / ``onnxruntime``: the net exported to ONNX
+            once per frame size and run by that runtime in fp32 (:class:`framegen.inference.runtimes.ExportedNet`;
+            precision ``auto`` means fp32 there).
     """
 
     def __init__(self, net: nn.Module, *, device: str = "auto", precision: str = "fp32", scale: float = 1.0,
                  tile: int | None = None, tile_overlap: int = 64, batch_size: int = 4, compile: bool = False,
-                 tta: bool = False, channels_last: bool | None = None) -> None:
+                 tta: bool = False, channels_last: bool | None = None, static_threshold: float | None = None,
+                 runtime: str = "torch") -> None:
         if precision not in CHOICES:
             raise ValueError(f"precision must be one of {', '.join(CHOICES)}, got {precision!r}")
+        if runtime not in RUNTIMES:
+            raise ValueError(f"runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
         self.device = pick_device(device)
+        if runtime != "torch":
+            _check_runtime(runtime, self.device, precision, compile, net)
+            precision = "fp32"
         precision = resolve_precision(precision, self.device)
         if precision == "fp16" and self.device.type != "cuda":
             raise ValueError(f"fp16 needs a CUDA device (this is {self.device.type}); use precision=bf16 or fp32")
         if scale <= 0 or scale > 1:
             raise ValueError(f"scale must be in (0, 1], got {scale}")
+        if static_threshold is not None and not 0 < static_threshold <= 1:
+            raise ValueError(f"static_threshold must be in (0, 1] (a difference of [0, 1] pixels) or null, got {static_threshold}")
         if tile is not None and tile <= 2 * tile_overlap:
             raise ValueError(f"tile ({tile}) must be larger than twice tile_overlap ({tile_overlap})")
         self.memory_format = memory_format(self.device, channels_last)
@@ -106,9 +153,14 @@ class Interpolator:
             net = place_precision(copy.deepcopy(net), PRECISIONS[precision])
         self.net = net.to(self.device).eval().to(memory_format=self.memory_format)
         self.run_net = torch.compile(self.net) if compile else self.net
+        if runtime != "torch":
+            self.memory_format = torch.contiguous_format  # the runtime takes plain arrays
+            self.run_net = ExportedNet(self.net, runtime=runtime)
+        self.runtime = runtime
         self.precision, self.scale = precision, scale
         self.tile, self.tile_overlap, self.batch_size = tile, tile_overlap, max(1, int(batch_size))
         self.tta = tta
+        self.static_threshold = static_threshold
 
     @classmethod
     def from_checkpoint(cls, ckpt: str | None = None, **kwargs) -> Interpolator:
@@ -128,7 +180,12 @@ class Interpolator:
         for key, value in self.net.state_dict().items():
             h.update(key.encode())
             h.update(value.detach().float().cpu().numpy().tobytes())
-        h.update(repr((self.precision, self.scale, self.tile, self.tile_overlap, self.tta)).encode())
+        settings = (self.precision, self.scale, self.tile, self.tile_overlap, self.tta)
+        if self.static_threshold is not None:  # a job of an earlier framegen without these keeps its identity
+            settings += (self.static_threshold,)
+        if self.runtime != "torch":
+            settings += (self.runtime,)
+        h.update(repr(settings).encode())
         return h.hexdigest()
 
     def _forward(self, x0: Tensor, x1: Tensor, t: Tensor) -> Tensor:
@@ -174,6 +231,8 @@ class Interpolator:
             y = run(x0, x1, tt)
             if self.tta:
                 y = (y.float() + run(x0.flip(-1), x1.flip(-1), tt).float().flip(-1)) / 2
+            if self.static_threshold is not None:
+                y = keep_static(y.float(), x0, x1, tt, threshold=self.static_threshold)
             outs.append(y.float().clamp(0, 1).cpu())
         return torch.cat(outs)
 

@@ -66,6 +66,8 @@ _OPTIONS = {
     "demo.factor": (lambda v: _is_int(v) and v >= 1, "a whole number >= 1, e.g. 4"),
     "demo.interpolation_factor": (lambda v: v is None or (_is_int(v) and v >= 1), "a whole number >= 1, e.g. 4"),
     "demo.display_fps": (lambda v: _is_number(v) and v > 0, "frames per second > 0, e.g. 25"),
+    "runtime": (lambda v: v in ("torch", "openvino", "onnxruntime"), "torch, openvino or onnxruntime"),
+    "static_threshold": (lambda v: v is None or (_is_number(v) and 0 < v <= 1), "null (off) or a number in (0, 1], e.g. 0.04"),
     **{key: (lambda v: isinstance(v, bool), "true or false")
        for key in ("overwrite", "resume", "progress", "slowmo", "compile", "tta", "allow_any_rate", "test.montage",
                    "scenes.detect_cuts", "scenes.remove_duplicates")},
@@ -197,7 +199,9 @@ def run(cfg: DictConfig) -> dict:
     interpolator = Interpolator.for_method(cfg.get("method", "model"), cfg.ckpt, device=cfg.device,
                                            precision=cfg.precision, scale=cfg.scale, tile=cfg.tile,
                                            tile_overlap=cfg.tile_overlap, batch_size=cfg.batch_size,
-                                           compile=cfg.compile, tta=cfg.tta)
+                                           compile=cfg.compile, tta=cfg.tta,
+                                           static_threshold=cfg.get("static_threshold"),
+                                           runtime=cfg.get("runtime", "torch"))
     if cfg.mode == "test":
         result = run_test_mode(src, dst, interpolator, job, comparison_frames=cfg.test.comparison_frames,
                                montage=cfg.test.montage)
