@@ -205,7 +205,7 @@ def test_row_a_checkpoint_that_is_not_one_gives_one_line(tmp_path, tool, ckpt, c
     ("tile=-5", "tile"), ("tile=abc", "tile"), ("tile_overlap=-1", "tile_overlap"), ("batch_size=0", "batch_size"),
     ("batch_size=2.5", "batch_size"), ("encode.crf=99", "encode.crf"), ("scenes.cut_threshold=nan", "scenes.cut_threshold"),
     ("overwrite=maybe", "overwrite"), ("input_fps=inf", "input_fps"), ("test.comparison_frames=-1", "test.comparison_frames"),
-    ("static_threshold=2", "static_threshold"), ("static_threshold=0", "static_threshold"),
+    ("static_threshold=2", "static_threshold"), ("static_threshold=0", "static_threshold"), ("runtime=tensorrt", "runtime"),
 ])
 def test_row_nonsensical_options_give_one_line(tmp_path, tool, ckpt, arg, option):
     src = clip(tmp_path / "a.mp4")

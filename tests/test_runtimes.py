@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from fake_videos import pan_frames, write_video
 
 from framegen.inference.interpolator import Interpolator
 from framegen.models import build_net
@@ -60,3 +61,24 @@ def test_runtime_refuses_what_it_cannot_do():
         Interpolator(net, device="cpu", compile=True, runtime="onnxruntime")
     with pytest.raises(ValueError, match="learned nets"):
         Interpolator(build_net("average"), device="cpu", runtime="onnxruntime")
+
+
+def test_row_a_runtime_that_is_not_installed_is_one_line(tmp_path, tool, ckpt, monkeypatch):
+    """runtime=openvino without the package: one error line naming what to install, exit 2, nothing written. (The
+    package is hidden through sys.modules, so it is never imported into pytest's process: see above.)"""
+    monkeypatch.setitem(sys.modules, "openvino", None)
+    src = write_video(tmp_path / "a.mp4", pan_frames(6))
+    code, _, err = tool("interpolate", f"ckpt={ckpt}", f"input={src}", f"output={tmp_path / 'b.mp4'}", "runtime=openvino",
+                        "progress=false")
+    lines = [line for line in err.splitlines() if line.startswith("error:")]
+    assert code != 0 and len(lines) == 1 and "pip install openvino" in lines[0], err
+    assert not (tmp_path / "b.mp4").exists()
+
+
+def test_row_settings_a_runtime_cannot_honour_are_one_line(tmp_path, tool, ckpt):
+    src = write_video(tmp_path / "a.mp4", pan_frames(6))
+    code, _, err = tool("interpolate", f"ckpt={ckpt}", f"input={src}", f"output={tmp_path / 'b.mp4'}",
+                        "runtime=onnxruntime", "precision=bf16", "progress=false")
+    lines = [line for line in err.splitlines() if line.startswith("error:")]
+    assert code == 2 and len(lines) == 1 and "fp32" in lines[0], err
+    assert not (tmp_path / "b.mp4").exists()
