@@ -46,6 +46,7 @@ from framegen.models.layers import (
     resize_flow,
     time_plane,
 )
+from framegen.models.registry import register
 
 # the light default's architecture (conf/model/flow_rife.yaml without the refinement U-Net)
 DEFAULT_FLOW: dict[str, Any] = {
@@ -183,6 +184,7 @@ def mirror_flows(flows: Tensor) -> Tensor:
     return flows.flip(-1) * sign.view(1, -1, 1, 1)
 
 
+@register("advanced")
 class AdvancedFrameInterpolationNet(nn.Module):
     """The quality net: ``net(img0, img1, t, *, scale=1.0) -> InterpolationOutput``.
 

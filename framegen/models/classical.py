@@ -23,6 +23,7 @@ from framegen.models.layers import (
     resize_flow,
     time_map,
 )
+from framegen.models.registry import register
 
 PRESETS = {"ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST, "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
            "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM}
@@ -33,6 +34,8 @@ def _grey_u8(img: Tensor) -> np.ndarray:
     return cv2.cvtColor(to_image(img), cv2.COLOR_RGB2GRAY)
 
 
+# classical optical flow, no weights (a baseline and the video tool's method=dis)
+@register("dis")
 class DISFlowNet(nn.Module):
     """``net(img0, img1, t, *, scale=1.0) -> InterpolationOutput`` with OpenCV DIS flow; ``preset``: ultrafast, fast
     or medium. ``scale`` < 1 estimates the flow on frames resized by that fraction (faster on large frames); the
@@ -70,6 +73,8 @@ class DISFlowNet(nn.Module):
         return InterpolationOutput(frame, torch.cat((ft0, ft1), 1), mask)
 
 
+# no motion at all: baselines, and the video tool's method=average / method=repeat
+@register("average")
 class AverageNet(nn.Module):
     """The time-weighted blend of the two frames, ``(1 - t) img0 + t img1`` (no motion): a baseline. ``scale`` is
     accepted as by every net and changes nothing (there is no motion to estimate)."""
@@ -82,6 +87,7 @@ class AverageNet(nn.Module):
         return InterpolationOutput((1 - tt) * img0 + tt * img1, img0.new_zeros(b, 4, h, w), (1 - tt).expand(b, 1, h, w))
 
 
+@register("repeat")
 class RepeatNet(nn.Module):
     """The first frame again (frame repetition, what a player does without interpolation): a baseline. ``scale`` is
     accepted as by every net and changes nothing."""

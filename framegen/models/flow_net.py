@@ -35,6 +35,7 @@ from framegen.models.layers import (
     resize_flow,
     time_plane,
 )
+from framegen.models.registry import register
 
 # img0, img1, warped0, warped1 (4 x 3), t (1), mask logit (1), flows (4)
 _STATE_CHANNELS = 18
@@ -110,6 +111,7 @@ class RefineNet(nn.Module):
         return torch.tanh(self.out(torch.cat((d, e1), dim=1)))
 
 
+@register("flow")
 class FrameInterpolationNet(nn.Module):
     """Light flow-based interpolation: ``net(img0, img1, t) -> InterpolationOutput``.
 

@@ -30,8 +30,10 @@ from framegen.models.layers import (
     ifblock_in_channels,
     prepare_inputs,
 )
+from framegen.models.registry import register
 
 
+@register("rife425")
 class RIFE425(nn.Module):
     """RIFE v4.25's IFNet on framegen's interface: ``net(img0, img1, t) -> InterpolationOutput``.
 
