@@ -36,7 +36,7 @@ def init_from(net: nn.Module, arch: dict, path: Path) -> None:
     or a light net into an advanced net's flow part. Anything else is a :class:`TrainingError` naming both."""
     found, _ = checkpoint_arch(path)
     have, want = normalize_arch(found), normalize_arch(arch)
-    how = ("same" if have == want else "scales" if _grows_scales(have, want) else "rife" if _rife_into_flow(have, want)
+    how = ("same" if _same_weights(have, want) else "scales" if _grows_scales(have, want) else "rife" if _rife_into_flow(have, want)
            else "flow" if _flow_into_advanced(have, want) else None)
     if how is None:
         raise TrainingError(f"init_from {path} holds {describe_arch(found)}, but the config builds "
@@ -61,6 +61,17 @@ def init_from(net: nn.Module, arch: dict, path: Path) -> None:
     except (CheckpointError, ValueError) as err:
         raise TrainingError(str(err)) from None
     log.info("initialised the net from %s", path)
+
+
+# settings that change how a net trains or starts, not the weights it holds: a run's weights continue under others
+TRAINING_ONLY = ("train_flow", "out_gain")
+
+
+def _same_weights(have: dict, want: dict) -> bool:
+    """True when both describe the same weights (they may differ in :data:`TRAINING_ONLY` settings)."""
+    def strip(arch: dict) -> dict:
+        return {k: v for k, v in arch.items() if k not in TRAINING_ONLY}
+    return strip(have) == strip(want)
 
 
 def _grows_scales(have: dict, want: dict) -> bool:

@@ -216,3 +216,24 @@ def test_init_from_grows_a_coarser_block_and_refuses_nan_weights(tmp_path, caplo
     bad = export_net(tmp_path / "nan.pth", net, arch)
     with pytest.raises(TrainingError, match="non-finite weights"):
         train(compose_train([*grown, f"init_from={bad}"], tmp_path))
+
+
+def test_init_from_a_run_of_the_same_net_under_other_training_settings(tmp_path):
+    """A run's weights continue with the flow part trained too (train_flow, out_gain change training, not weights)."""
+    from framegen.checkpoints import export_net
+    from framegen.init_weights import init_from
+    from framegen.models import build_net
+
+    small_flow = {"block": "rife", "widths": [16, 8], "scales": [2, 1], "num_layers": 1, "feature_channels": 4,
+                  "refine_width": 0}
+    arch = {"name": "advanced", "hidden_dim": 8, "passes": 2, "train_flow": False, "out_gain": 0.1, "flow": small_flow}
+    src_net = build_net(**arch)
+    src = export_net(tmp_path / "run.pth", src_net, arch)
+    want = {**arch, "train_flow": True, "out_gain": 0.0}
+    net = build_net(**want)
+    init_from(net, want, src)
+    assert all(torch.equal(a, b) for a, b in zip(net.state_dict().values(), src_net.state_dict().values()))
+    assert all(p.requires_grad for p in net.flow.parameters())
+    with pytest.raises(TrainingError, match="but the config builds"):
+        other = {**want, "hidden_dim": 16}
+        init_from(build_net(**other), other, src)
