@@ -330,3 +330,12 @@ def test_lr_scale_trains_a_part_of_the_net_at_its_own_learning_rate():
     assert len(group["params"]) == len(rest)
     with pytest.raises(TrainingError, match="no submodule flo "):
         module._param_groups({"lr": 1e-3, "lr_scale": {"flo": 0.1}})
+
+
+def test_lr_scale_is_set_from_the_command_line_as_documented(tmp_path):
+    """``model.optimizer.lr_scale={flow:0.1}`` composes (an empty dict in the config refused the new key)."""
+    from conftest import compose_train
+
+    cfg = compose_train(["model=advanced", "model.optimizer.lr_scale={flow:0.1}"], tmp_path)
+    assert dict(cfg.model.optimizer.lr_scale) == {"flow": 0.1}
+    assert compose_train(["model=advanced"], tmp_path).model.optimizer.lr_scale is None
