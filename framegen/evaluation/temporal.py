@@ -16,6 +16,8 @@ import cv2
 import numpy as np
 import torch
 
+from framegen.image_tensor import to_image
+
 # calcOpticalFlowFarneback(prev, next, flow, pyr_scale, levels, winsize, iterations, poly_n, poly_sigma, flags)
 FARNEBACK = (0.5, 3, 15, 3, 5, 1.2, 0)
 
@@ -39,9 +41,7 @@ def border_crop(a: np.ndarray) -> np.ndarray:
 def to_uint8(frame) -> np.ndarray:
     """(H, W, 3) uint8 from a uint8 array or a (1, 3, H, W) / (3, H, W) tensor in [0, 1] (rounded, as saved)."""
     if isinstance(frame, torch.Tensor):
-        t = frame.detach().float().cpu()
-        t = t[0] if t.ndim == 4 else t
-        return (t.clamp(0, 1) * 255).round().byte().permute(1, 2, 0).numpy()
+        return to_image(frame[0] if frame.ndim == 4 else frame)
     return np.asarray(frame, dtype=np.uint8)
 
 

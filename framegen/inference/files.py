@@ -12,15 +12,13 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from framegen.inference.encoding import EncodeSettings, write_error
+from framegen.inference.inputs import OpenedInput, job_span, open_input
 from framegen.inference.outputs import (
     OutputLock,
     is_framegen_frames,
@@ -30,7 +28,7 @@ from framegen.inference.outputs import (
     work_dir,
     write_json,
 )
-from framegen.inference.schedule import SceneSettings, output_count, output_rate, parse_rate, parse_time
+from framegen.inference.schedule import SceneSettings, output_count, output_rate
 from framegen.inference.sinks import (
     ANIMATION_SUFFIXES,
     AnimationSink,
@@ -38,14 +36,12 @@ from framegen.inference.sinks import (
     SegmentedVideoSink,
     Sink,
 )
-from framegen.inference.video_io import VideoError, read_frames, video_info, warn_not_carried
+from framegen.inference.video_io import VideoError
 from framegen.media import (
     VIDEO_SUFFIXES,
     MediaError,
-    classify_input,
     file_digest,
     frame_files,
-    read_image,
     stream_layout,
     user_path,
     video_files,
@@ -79,27 +75,6 @@ class Job:
     encode: EncodeSettings = field(default_factory=EncodeSettings)
     start: object = None
     duration: object = None
-
-
-def job_span(job: Job) -> tuple[Fraction, Fraction | None] | None:
-    """(start, end or None) in seconds from the input's first frame, or None for the whole input."""
-    if job.start is None and job.duration is None:
-        return None
-    lo = parse_time(job.start, option="start") if job.start is not None else Fraction(0)
-    if job.duration is None:
-        return lo, None
-    length = parse_time(job.duration, option="duration")
-    if length <= 0:
-        raise ValueError(f"duration={job.duration}: give a length > 0 in seconds (or mm:ss), e.g. 5")
-    return lo, lo + length
-
-
-def check_span(job: Job, src: Path, input_seconds: float | None) -> tuple[Fraction, Fraction | None] | None:
-    """:func:`job_span`, refusing a start at or after the end of an input ``input_seconds`` long."""
-    span = job_span(job)
-    if span is not None and input_seconds is not None and span[0] >= Fraction(input_seconds):
-        raise VideoError(f"start={job.start} is at or after the end of {src.name} ({input_seconds:.2f} s long)")
-    return span
 
 
 def output_kind(dst: Path) -> str:
@@ -157,14 +132,6 @@ def _ensure_parent(dst: Path, *, make: bool = True) -> None:
         raise VideoError(f"cannot write {dst}: no permission to write in {parent}")
 
 
-def image_sequence(files: list[Path], fps: Fraction, *, keep_depth: bool) -> Iterator[tuple[Fraction, np.ndarray]]:
-    alpha: list[Path] = []
-    for i, p in enumerate(files):
-        yield Fraction(i) / fps, read_image(p, keep_depth=keep_depth, alpha=alpha)
-        if len(alpha) == 1 and alpha[0] == p:
-            log.warning("%s has an alpha channel; it is dropped (so are those of the following images)", p.name)
-
-
 def _fingerprint(src: Path, interpolator: Interpolator, job: Job, out_fps: Fraction, size: tuple[int, int]) -> dict:
     """What a resumed job must share with the interrupted one: the input's content (a hash of its size, first and
     last MiB and its stream layout; for numbered images each one's size, time and first and last 4 kB), the model
@@ -199,94 +166,48 @@ def _interpolate_file(src: Path, dst: Path, interpolator: Interpolator, job: Job
                       replaces: tuple | None) -> dict:
     remove_stale_partials(dst)
     kind = output_kind(dst)
-    if source_kind is None:
-        try:
-            source_kind = classify_input(src)
-        except MediaError as err:
-            raise VideoError(str(err)) from None
-    if source_kind == "videos":
-        raise VideoError(f"{src} is a folder of videos: interpolate_folder takes it")
-    copy_span = None
-    if source_kind == "frames":
-        in_fps = parse_rate(job.input_fps, option="input_fps")
-        files = frame_files(src)
-        span = check_span(job, src, float(len(files) / in_fps))
-        if span is not None:  # image i is shown at i / input_fps
-            files = [f for i, f in enumerate(files)
-                     if i / in_fps >= span[0] and (span[1] is None or i / in_fps < span[1])]
-            if not files:
-                raise VideoError(f"no image of {src.name} is shown in start={job.start} duration={job.duration} "
-                                 f"(at input_fps={job.input_fps}): give a longer duration")
-        first = read_image(files[0], keep_depth=True)
-        h, w = first.shape[:2]
-        n, start, color, high = len(files), Fraction(0), {}, first.dtype == np.uint16
-        frames = image_sequence(files, in_fps, keep_depth=high)
-        copy_from, has_audio = None, False
-    else:
-        info = video_info(src)
-        if info.has_alpha:
-            log.warning("%s has an alpha channel; it is dropped", src.name)
-        warn_not_carried(src, info, output=kind, slowmo=job.slowmo)  # rotation, chapters, timecode, cover art...
-        in_fps, h, w, n, start, color = info.fps, info.height, info.width, info.frames, info.start, info.color
-        high = info.bit_depth > 8 and job.encode.high_bit == "keep" and kind != "animation"
-        if info.bit_depth > 8 and not high:
-            log.warning("%s is %d-bit; writing 8-bit (encode.high_bit=8bit)", src.name, info.bit_depth)
-        span = check_span(job, src, info.duration)
-        if span is None:
-            frames = read_frames(src, high_bit=info.bit_depth > 8, expected=info.frames, duration=info.duration)
-        else:  # the span's frames, re-timed to start where the input starts; its audio is cut to match
-            lo, hi = span
-            frames = read_frames(src, high_bit=info.bit_depth > 8, duration=info.duration, start=start + lo,
-                                 end=None if hi is None else start + hi)
-            frames = ((t - lo, f) for t, f in frames)
-            end = float(hi) if hi is not None and (info.duration is None or hi < info.duration) else info.duration
-            n = round((Fraction(end) - lo) * in_fps) if end is not None else None
-            copy_span = (start + lo, None if hi is None else start + hi, lo)
-        if info.bit_depth > 8 and not high:
-            frames = ((t, (f >> 8).astype(np.uint8)) for t, f in frames)
-        copy_from, has_audio = src, info.audio
-    out_fps = output_rate(in_fps, factor=job.factor, fps=job.fps)
-    write_fps = in_fps if job.slowmo else out_fps
+    source = open_input(src, job, output=kind, source_kind=source_kind)
+    out_fps = output_rate(source.fps, factor=job.factor, fps=job.fps)
     if job.slowmo:
         if job.fps is not None:
             raise ValueError("slowmo=true stretches by factor; leave fps unset")
-        if has_audio:
+        if source.has_audio:
             log.warning("slow motion: %s's audio is dropped (it would not match the stretched video)", src.name)
-        copy_from, start = None, Fraction(0)
-    if kind == "animation" and has_audio:
+        source = replace(source, carry_from=None, start=Fraction(0))
+    if kind == "animation" and source.has_audio:
         log.warning("%s has no sound: %s's audio is dropped", dst.suffix, src.name)
-    fingerprint = _fingerprint(src, interpolator, job, out_fps, (h, w))
-    sink = _make_sink(kind, dst, job, w=w, h=h, fps=write_fps, high=high, color=color, start=start,
-                      copy_from=copy_from, fingerprint=fingerprint, replaces=replaces,
-                      copy_span=copy_span)
-    total = output_count(n, in_fps, out_fps) if n else None
+    fingerprint = _fingerprint(src, interpolator, job, out_fps, (source.height, source.width))
+    sink = _make_sink(kind, dst, job, source, fps=source.fps if job.slowmo else out_fps, fingerprint=fingerprint,
+                      replaces=replaces)
+    total = output_count(source.count, source.fps, out_fps) if source.count else None
     # lazy: torch loads when there is work for it (this module is on the video tool's torch-free start)
     from framegen.inference.pipeline import run_pipeline
 
     try:
-        stats = run_pipeline(frames, sink, interpolator, out_fps=out_fps, frame_duration=1 / Fraction(in_fps),
-                             scenes=job.scenes, total=total, progress=job.progress,
-                             start_index=sink.start_index)
+        stats = run_pipeline(source.frames, sink, interpolator, out_fps=out_fps, frame_duration=1 / source.fps,
+                             scenes=job.scenes, total=total, progress=job.progress, start_index=sink.start_index)
         stats["resumed_at"] = sink.reused
         path = sink.commit()
     except BaseException as err:
         # an interrupted run keeps its finished segments for a rerun; a failed input or model does not
         sink.abort(keep=isinstance(err, KeyboardInterrupt | SystemExit))
         raise
-    return {"input": str(src), "output": str(path), "fps_in": float(in_fps), "fps_out": float(write_fps),
-            "fps_timeline": float(out_fps), "size": f"{w}x{h}", **stats}
+    return {"input": str(src), "output": str(path), "fps_in": float(source.fps),
+            "fps_out": float(source.fps if job.slowmo else out_fps), "fps_timeline": float(out_fps),
+            "size": f"{source.width}x{source.height}", **stats}
 
 
-def _make_sink(kind: str, dst: Path, job: Job, *, w: int, h: int, fps: Fraction, high: bool, color: dict,
-               start: Fraction, copy_from, fingerprint: dict, replaces: tuple | None = None,
-               copy_span: tuple | None = None) -> Sink:
+def _make_sink(kind: str, dst: Path, job: Job, source: OpenedInput, *, fps: Fraction, fingerprint: dict,
+               replaces: tuple | None) -> Sink:
+    """The sink for an output of ``kind`` written at ``fps`` from ``source``."""
     if kind == "animation":
         return AnimationSink(dst, fps=fps, replaces=replaces)
     if kind == "frames":
         return FrameFolderSink(dst, fingerprint=fingerprint, resume=job.resume)
-    return SegmentedVideoSink(dst, width=w, height=h, fps=fps, settings=job.encode, high=high, color=color,
-                              start=start, copy_from=copy_from, fingerprint=fingerprint, resume=job.resume,
-                              segment_seconds=job.segment_seconds, replaces=replaces, copy_span=copy_span)
+    return SegmentedVideoSink(dst, width=source.width, height=source.height, fps=fps, settings=job.encode,
+                              high=source.high, color=source.color, start=source.start, copy_from=source.carry_from,
+                              fingerprint=fingerprint, resume=job.resume, segment_seconds=job.segment_seconds,
+                              replaces=replaces, copy_span=source.copy_span)
 
 
 def folder_output_name(video: Path) -> str:

@@ -21,10 +21,10 @@ from framegen.inference.files import (
     Job,
     claim_outputs,
     interpolate_file,
-    job_span,
     record_outputs,
     recorded_outputs,
 )
+from framegen.inference.inputs import job_span
 from framegen.inference.interpolator import Interpolator
 from framegen.inference.outputs import partial_name, path_identity, place_output
 from framegen.inference.schedule import parse_time

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from framegen.errors import FramegenError
+from framegen.image_tensor import to_image, to_tensor
 from framegen.inference.interpolator import Interpolator
 from framegen.inference.schedule import (
     DUPLICATE,
@@ -51,18 +52,6 @@ class _Worker(threading.Thread):
             self._target_fn()
         except BaseException as err:  # noqa: BLE001 - handed to the main thread
             self.error = err
-
-
-def to_tensor(frame: np.ndarray) -> torch.Tensor:
-    """(H, W, 3) uint8/uint16 -> (3, H, W) float in [0, 1]."""
-    scale = 65535.0 if frame.dtype == np.uint16 else 255.0
-    return torch.from_numpy(frame).permute(2, 0, 1).float().div_(scale)
-
-
-def to_array(t: torch.Tensor, dtype) -> np.ndarray:
-    """(3, H, W) float in [0, 1] -> (H, W, 3) of ``dtype`` (uint8 or uint16), rounded."""
-    scale = 65535.0 if dtype == np.uint16 else 255.0
-    return (t.clamp(0, 1) * scale).round_().to(torch.int32).permute(1, 2, 0).numpy().astype(dtype)
 
 
 @dataclass
@@ -167,7 +156,7 @@ class _Harness:
                                     torch.tensor([j[2] for j in jobs]))
             if not torch.isfinite(out).all():
                 raise NonFiniteOutput("the model produced NaN/inf frames (its weights are broken); nothing was written")
-            results = [to_array(o, self.dtype) for o in out]
+            results = list(to_image(out, self.dtype))
             self.stats["interpolated"] += len(jobs)
         for slot in self.pending.slots:
             if self.encoder.error:
@@ -207,8 +196,8 @@ class _Harness:
                 slots = schedule.pair(p0, p1, kind)
                 x1 = None
                 if any(s.kind == INTERPOLATE and self.wanted(s.index) for s in slots):
-                    x0 = x0 if x0 is not None else to_tensor(f0)
-                    x1 = to_tensor(f1)
+                    x0 = x0 if x0 is not None else to_tensor(f0)[0]
+                    x1 = to_tensor(f1)[0]
                 for slot in slots:
                     self.add(slot, f0, f1, x0, x1)
                 p0, f0, s0, x0 = p1, f1, s1, x1

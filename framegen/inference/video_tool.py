@@ -16,12 +16,11 @@ from framegen.inference.files import (
     Job,
     check_folder_paths,
     check_paths,
-    check_span,
     folder_output_name,
     interpolate_file,
     interpolate_folder,
-    job_span,
 )
+from framegen.inference.inputs import check_span, job_span
 from framegen.inference.outputs import work_dir
 from framegen.inference.schedule import SceneSettings, parse_factor, parse_rate
 from framegen.inference.video_io import VideoError, video_info
