@@ -12,7 +12,7 @@ from framegen.checkpoints import CheckpointError, checked_state, load_weights, r
 from framegen.errors import TrainingError
 from framegen.models import normalize_arch
 from framegen.models.advanced_net import DEFAULT_FLOW
-from framegen.models.flow_net import load_rife_weights, load_with_added_scales
+from framegen.models.flow_net import load_coarse_blocks, load_rife_weights, load_with_added_scales
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,8 @@ def init_from(net: nn.Module, arch: dict, path: Path) -> None:
     or a light net into an advanced net's flow part. Anything else is a :class:`TrainingError` naming both."""
     found, _ = checkpoint_arch(path)
     have, want = normalize_arch(found), normalize_arch(arch)
-    how = ("same" if _same_weights(have, want) else "scales" if _grows_scales(have, want) else "rife" if _rife_into_flow(have, want)
+    how = ("same" if _same_weights(have, want) else "scales" if _grows_scales(have, want) else
+           "coarse" if _coarse_part(have, want) else "rife" if _rife_into_flow(have, want)
            else "flow" if _flow_into_advanced(have, want) else None)
     if how is None:
         raise TrainingError(f"init_from {path} holds {describe_arch(found)}, but the config builds "
@@ -47,6 +48,10 @@ def init_from(net: nn.Module, arch: dict, path: Path) -> None:
             added = load_with_added_scales(net, checked_state(state, source=path), scales=have["scales"])
             log.info("initialised the net from %s; blocks %s (scales %s) are new", path, added,
                      [want["scales"][i] for i in added])
+            return
+        if how == "coarse":  # a flow net without the finer blocks: the others keep their weights
+            dropped = load_coarse_blocks(net, checked_state(state, source=path), scales=have["scales"])
+            log.info("initialised the net from %s without its blocks at scales %s", path, dropped)
             return
         if how == "rife":  # RIFE 4.25's weights into a flow net of RIFE blocks: the refinement net starts at zero
             load_rife_weights(net, checked_state(state, source=path))
@@ -80,6 +85,16 @@ def _grows_scales(have: dict, want: dict) -> bool:
         return False
     rest = {k: v for k, v in have.items() if k != "scales"} == {k: v for k, v in want.items() if k != "scales"}
     return rest and set(have["scales"]) < set(want["scales"]) and min(have["scales"]) == min(want["scales"])
+
+
+def _coarse_part(have: dict, want: dict) -> bool:
+    """True when ``want`` is the flow net ``have`` without its finest blocks (the same widths where they meet)."""
+    if have["name"] != "flow" or want["name"] != "flow" or len(want["scales"]) >= len(have["scales"]):
+        return False
+    n = len(want["scales"])
+    rest = {k: v for k, v in have.items() if k not in ("scales", "widths")} == \
+        {k: v for k, v in want.items() if k not in ("scales", "widths")}
+    return rest and have["scales"][:n] == want["scales"] and have["widths"][:n] == want["widths"]
 
 
 def _rife_into_flow(have: dict, want: dict) -> bool:

@@ -165,6 +165,31 @@ def test_a_coarser_block_can_be_added_to_trained_weights():
                                scales=(8, 4, 2, 1))
 
 
+def test_a_faster_net_starts_from_the_coarse_blocks_of_trained_weights(tmp_path):
+    """init_from a flow net into one without its finest blocks (the fast net from the default): the encoder and the
+    coarse blocks keep their weights, the finer ones are left out; other scales are refused."""
+    from framegen.checkpoints import export_net
+    from framegen.init_weights import init_from
+    from framegen.models.flow_net import load_coarse_blocks
+
+    arch = {"name": "flow", "block": "rife", "widths": [32, 24, 16, 8], "scales": [8, 4, 2, 1], "num_layers": 1,
+            "feature_channels": 4, "refine_width": 0}
+    old = build_net(**arch)
+    src = export_net(tmp_path / "old.pth", old, arch)
+    fast_arch = {**arch, "widths": [32, 24], "scales": [8, 4]}
+    fast = build_net(**fast_arch)
+    init_from(fast, fast_arch, src)
+    kept = fast.state_dict()
+    assert kept and all(torch.equal(v, old.state_dict()[k]) for k, v in kept.items())
+    x0, x1 = torch.rand(1, 3, 64, 96), torch.rand(1, 3, 64, 96)
+    with torch.no_grad():
+        out = fast.eval()(x0, x1, 0.5)
+    assert out.frame.shape == (1, 3, 64, 96) and out.flows.shape == (1, 4, 64, 96)
+    with pytest.raises(ValueError, match="not the coarsest"):
+        load_coarse_blocks(build_net(**{**arch, "widths": [24, 16], "scales": [4, 2]}), old.state_dict(),
+                           scales=arch["scales"])
+
+
 def test_rife_blocks_refuse_what_does_not_fit():
     from framegen.models.flow_net import load_rife_weights
 

@@ -258,6 +258,23 @@ def load_with_added_scales(net: FrameInterpolationNet, state: dict, *, scales: S
     return added
 
 
+def load_coarse_blocks(net: FrameInterpolationNet, state: dict, *, scales: Sequence[int]) -> list[int]:
+    """Load the weights of a flow net with more, finer blocks (``scales``, e.g. (16, 8, 4, 2, 1)) into ``net``, whose
+    scales are its coarsest ones (e.g. (16, 8, 4)): the encoder and those blocks take their weights, the finer blocks
+    are left out (a faster net that estimates motion at its finest scale and upsamples it).
+
+    Returns the scales left out. Raises ValueError when ``net``'s scales are not the first of ``scales``.
+    """
+    old, kept = [int(x) for x in scales], [int(x) for x in net.scales]
+    if old[:len(kept)] != kept:
+        raise ValueError(f"the net's scales {kept} are not the coarsest of the weights' {old}")
+    dropped = tuple(f"blocks.{i}." for i in range(len(kept), len(old)))
+    result = net.load_state_dict({k: v for k, v in state.items() if not k.startswith(dropped)}, strict=False)
+    if result.unexpected_keys or result.missing_keys:
+        raise ValueError(f"weights do not fit: missing {result.missing_keys[:3]}, unexpected {result.unexpected_keys[:3]}")
+    return old[len(kept):]
+
+
 def load_rife_weights(net: FrameInterpolationNet, state: dict) -> None:
     """Start a ``block="rife"`` flow net from RIFE v4.25's weights (``rife425``'s state dict, e.g. the published
     file converted by :func:`framegen.models.rife.convert_published_state`): the encoder and blocks take them as they
