@@ -103,7 +103,7 @@ def test_tool_config_is_the_video_tools_own(tmp_path):
     cfg = tool_config(Choices(method="average", factor=4), src=tmp_path / "a.mp4",
                       tool={"batch_size": 2, "overwrite": True, "input": "elsewhere"})
     assert (cfg.factor, cfg.method, cfg.batch_size) == (4, "average", 2)
-    assert cfg.scenes.detect_cuts is True and cfg.encode.crf == 18  # conf/interpolate.yaml's defaults
+    assert cfg.scenes.detect_cuts is True and cfg.encode.crf == 17  # conf/interpolate.yaml's defaults
     assert cfg.overwrite is False and cfg.resume is False and cfg.input == str(tmp_path / "a.mp4")
 
 

@@ -14,9 +14,14 @@ import imageio_ffmpeg
 import torch
 
 from framegen.evaluation.methods import RifePeer
+from framegen.inference.encoding import EncodeSettings
 from framegen.inference.files import Job, interpolate_file
 from framegen.inference.interpolator import Interpolator
 from framegen.inference.video_io import video_info
+
+
+# every method's output is encoded alike: the video tool's default (libx264, its crf and preset)
+ENCODE = EncodeSettings()
 
 
 class RifeInterpolator:
@@ -38,7 +43,7 @@ def _count_frames(path: Path) -> int:
         return sum(1 for _ in c.decode(c.streams.video[0]))
 
 
-def minterpolate(clip: Path, out: Path, fps: Fraction, *, crf: int = 18, preset: str = "medium") -> dict:
+def minterpolate(clip: Path, out: Path, fps: Fraction, *, crf: int = ENCODE.crf, preset: str = ENCODE.preset) -> dict:
     vf = f"minterpolate=fps={fps.numerator}/{fps.denominator}:mi_mode=mci:mc_mode=aobmc:me_mode=bidir:vsbmc=1:scd=none"
     cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-y", "-i", str(clip), "-vf", vf, "-c:v", "libx264",
            "-crf", str(crf), "-preset", preset, "-pix_fmt", "yuv420p", "-an", str(out)]
@@ -70,7 +75,7 @@ def run_end_to_end(clip: str | Path, *, factor: int = 2, ckpt: str | None = None
             interp = (Interpolator.from_checkpoint(ckpt, device="cpu", batch_size=batch_size, precision=precision,
                                                    scale=scale, runtime=runtime)
                       if name == "framegen" else RifeInterpolator())
-            s = interpolate_file(clip, out, interp, Job(factor=factor, overwrite=True, progress=False))
+            s = interpolate_file(clip, out, interp, Job(factor=factor, overwrite=True, progress=False, encode=ENCODE))
             label = ("framegen (default model" + ("" if interp.precision == "fp32" else f", {interp.precision}")
                      + ("" if scale == 1.0 else f", scale {scale:g}")
                      + ("" if runtime == "torch" else f", {runtime}") + ")"
@@ -86,7 +91,8 @@ def run_end_to_end(clip: str | Path, *, factor: int = 2, ckpt: str | None = None
 
 def e2e_table(rows: list[dict], *, clip: str, size: str, frames_in: int, factor: int = 2) -> str:
     base = next((r["fps"] for r in rows if r["method"].startswith("framegen")), None)
-    lines = [f"Clip: `{clip}` ({size}, {frames_in} frames), {factor}x, libx264 crf 18 preset medium, CPU.", "",
+    lines = [f"Clip: `{clip}` ({size}, {frames_in} frames), {factor}x, libx264 crf {ENCODE.crf} "
+             f"preset {ENCODE.preset} for every method, CPU.", "",
              "| method | output frames | seconds | output frames / s | vs framegen | decode share | encode share |",
              "| --- | --- | --- | --- | --- | --- | --- |"]
     for r in rows:

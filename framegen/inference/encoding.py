@@ -46,8 +46,10 @@ class EncodeSettings:
     .webm), or libx264/h264, libx265/hevc, libvpx-vp9/vp9, prores_ks/prores, ffv1 (lossless), libsvtav1/av1,
     h264_nvenc/nvenc (NVIDIA GPUs)."""
 
-    crf: int = 18
-    preset: str = "medium"
+    # x264's "faster" at crf 17: 2.5x the encoding speed of "medium" at crf 18, at a higher PSNR against the frames
+    # (47.2 against 46.8 dB) for a file about 1.2x the size (docs/video_tool.md, "Encoding")
+    crf: int = 17
+    preset: str = "faster"
     pix_fmt: str = "yuv420p"
     # 10-bit input: 'keep' writes 10-bit, '8bit' down-converts (with a warning)
     high_bit: str = "keep"
