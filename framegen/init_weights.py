@@ -88,12 +88,13 @@ def _grows_scales(have: dict, want: dict) -> bool:
 
 
 def _coarse_part(have: dict, want: dict) -> bool:
-    """True when ``want`` is the flow net ``have`` without its finest blocks (the same widths where they meet)."""
+    """True when ``want`` is the flow net ``have`` without its finest blocks (the same widths where they meet; it may
+    read its features at another ``feature_scale``)."""
     if have["name"] != "flow" or want["name"] != "flow" or len(want["scales"]) >= len(have["scales"]):
         return False
     n = len(want["scales"])
-    rest = {k: v for k, v in have.items() if k not in ("scales", "widths")} == \
-        {k: v for k, v in want.items() if k not in ("scales", "widths")}
+    free = ("scales", "widths", "feature_scale")
+    rest = {k: v for k, v in have.items() if k not in free} == {k: v for k, v in want.items() if k not in free}
     return rest and have["scales"][:n] == want["scales"] and have["widths"][:n] == want["widths"]
 
 

@@ -176,7 +176,7 @@ def test_a_faster_net_starts_from_the_coarse_blocks_of_trained_weights(tmp_path)
             "feature_channels": 4, "refine_width": 0}
     old = build_net(**arch)
     src = export_net(tmp_path / "old.pth", old, arch)
-    fast_arch = {**arch, "widths": [32, 24], "scales": [8, 4]}
+    fast_arch = {**arch, "widths": [32, 24], "scales": [8, 4], "feature_scale": 4}
     fast = build_net(**fast_arch)
     init_from(fast, fast_arch, src)
     kept = fast.state_dict()
@@ -185,6 +185,8 @@ def test_a_faster_net_starts_from_the_coarse_blocks_of_trained_weights(tmp_path)
     with torch.no_grad():
         out = fast.eval()(x0, x1, 0.5)
     assert out.frame.shape == (1, 3, 64, 96) and out.flows.shape == (1, 4, 64, 96)
+    with pytest.raises(ValueError, match="feature_scale must be"):
+        build_net(**{**fast_arch, "feature_scale": 8})
     with pytest.raises(ValueError, match="not the coarsest"):
         load_coarse_blocks(build_net(**{**arch, "widths": [24, 16], "scales": [4, 2]}), old.state_dict(),
                            scales=arch["scales"])

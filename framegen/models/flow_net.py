@@ -124,6 +124,10 @@ class FrameInterpolationNet(nn.Module):
         block: ``"plain"`` (:class:`FlowBlock`) or ``"rife"`` (RIFE v4's IFBlock with encoder features and context).
         widths: the blocks' widths, coarsest first; None derives them from ``hidden_dim``.
         feature_channels: channels of the per-frame encoder features (``block="rife"`` only).
+        feature_scale: the frames and their encoder features are taken at 1/feature_scale of the input before the
+            blocks resize them to their scales (``block="rife"`` only; at most the finest scale). 1 (the default's
+            setting) reads them at full resolution; the fast net, whose finest block is at 1/4, reads them at 1/4,
+            which saves most of the full-resolution data movement.
 
     Inputs of any size: img0, img1 (B, 3, H, W) in [0, 1] are padded inside to ``pad_multiple(scale)`` and the
     outputs cropped back; t is a float or (B,) in [0, 1].
@@ -131,8 +135,11 @@ class FrameInterpolationNet(nn.Module):
 
     def __init__(self, *, hidden_dim: int = 48, num_layers: int = 6, dropout: float = 0.0,
                  scales: Sequence[int] = (8, 4, 2, 1), refine_width: int = 16, block: str = "plain",
-                 widths: Sequence[int] | None = None, feature_channels: int = 4) -> None:
+                 widths: Sequence[int] | None = None, feature_channels: int = 4, feature_scale: int = 1) -> None:
         super().__init__()
+        if not 1 <= int(feature_scale) <= min(scales):
+            raise ValueError(f"feature_scale must be from 1 to the finest scale {min(scales)}, got {feature_scale}")
+        self.feature_scale = int(feature_scale)
         if hidden_dim < 8 or hidden_dim % 4:
             raise ValueError(f"hidden_dim must be a multiple of 4 and >= 8, got {hidden_dim}")
         if block not in BLOCKS:
@@ -207,6 +214,9 @@ class FrameInterpolationNet(nn.Module):
         first block; the frames and features warped with the current flows, t, mask logit, context and flows for the
         others. Returns flows (B, 4, h, w) and mask logit (B, 1, h, w) at the finest block's size."""
         h, w = x0.shape[-2:]
+        if self.feature_scale / scale > 1:  # the pyramid starts below full resolution
+            base = block_size(int(h), int(w), self.feature_scale / scale)
+            x0, x1 = resize(x0, base), resize(x1, base)
         # frames and features travel together: one resize and one warp per direction and block
         p0 = torch.cat((x0, self.encoder(x0)), dim=1)
         p1 = torch.cat((x1, self.encoder(x1)), dim=1)
