@@ -246,7 +246,7 @@ def _realtime(cfg: DictConfig) -> str:
         _header(cfg, "RealtimeInterpolator.process_frame on each frame of the clip as it arrives; the latency of an "
                      "in-between frame is one input frame interval (it needs the next frame) plus this processing."),
         "", f"Clip: `{cfg.video}` ({info.width}x{info.height}, {float(info.fps):.3g} fps), factor {cfg.factor}; "
-            f"precision {interp.precision}, motion at scale {interp.scale:g}, runtime {interp.runtime}.", "",
+            f"model {cfg.get('ckpt') or 'default'}, precision {interp.precision}, motion at scale {interp.scale:g}, runtime {interp.runtime}.", "",
         "| calls | median ms | 95th percentile ms | max ms | input frame interval ms | keeps up live |",
         "| --- | --- | --- | --- | --- | --- |",
         f"| {len(lat)} | {statistics.median(lat):.1f} | {p95:.1f} | {lat[-1]:.1f} | {frame_ms:.1f} | "

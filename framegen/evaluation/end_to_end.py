@@ -76,7 +76,8 @@ def run_end_to_end(clip: str | Path, *, factor: int = 2, ckpt: str | None = None
                                                    scale=scale, runtime=runtime)
                       if name == "framegen" else RifeInterpolator())
             s = interpolate_file(clip, out, interp, Job(factor=factor, overwrite=True, progress=False, encode=ENCODE))
-            label = ("framegen (default model" + ("" if interp.precision == "fp32" else f", {interp.precision}")
+            model = "default" if ckpt in (None, "default") else Path(str(ckpt)).name
+            label = (f"framegen ({model} model" + ("" if interp.precision == "fp32" else f", {interp.precision}")
                      + ("" if scale == 1.0 else f", scale {scale:g}")
                      + ("" if runtime == "torch" else f", {runtime}") + ")"
                      if name == "framegen" else "RIFE 4.25 in framegen's pipeline")
