@@ -162,7 +162,7 @@ def get_model(name: str | os.PathLike | None = None, ckpt: str | os.PathLike | N
             raise ValueError(f"{key} is an evaluation reference, not a net: use it with scripts/evaluate.py")
         return found.load().eval()
     path = Path(os.path.expandvars(os.path.expanduser(key)))
-    if path.suffix.lower() in (".pth", ".ckpt", ".pkl", ".pt") or path.exists():
+    if path.suffix.lower() in (".pth", ".ckpt", ".pkl", ".pt") or path.exists() or "/" in key or os.sep in key:
         return load_net(path)[0]
     raise ValueError(f"unknown interpolator {key!r}: give one of {', '.join(names(nets_only=True))}, or a checkpoint file")
 

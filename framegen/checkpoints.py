@@ -58,6 +58,22 @@ def export_net(path: str | os.PathLike, net: nn.Module, arch: dict, *, metrics: 
                         "metrics": dict(metrics or {}), **extra}, path)
 
 
+def _first_sentence(err: BaseException) -> str:
+    """The first sentence of an exception's text (torch's archive errors run to several), or its type's name."""
+    text = (str(err).strip().splitlines() or [type(err).__name__])[0]
+    head = text.split(". ", 1)[0].rstrip(".")
+    return head[:160] or type(err).__name__
+
+
+def _is_zip(path: Path) -> bool:
+    """True when the file starts as torch.save's zip archives do (so a failure to read it means damage)."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(4) == b"PK\x03\x04"
+    except OSError:
+        return False
+
+
 def read_checkpoint(path: str | os.PathLike) -> tuple[dict, dict[str, torch.Tensor], dict]:
     """Return (arch, net state dict, info) from an export or a Lightning checkpoint of framegen."""
     path = Path(path)
@@ -66,9 +82,13 @@ def read_checkpoint(path: str | os.PathLike) -> tuple[dict, dict[str, torch.Tens
         raise CheckpointError(unreadable)
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
-    except (EOFError, RuntimeError) as err:  # a zip without its directory, a pickle that ends early
-        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
-        if isinstance(err, EOFError) or "zip archive" in first or "central directory" in first:
+    except (EOFError, RuntimeError, OSError) as err:  # a zip without its directory, a pickle that ends early
+        first = _first_sentence(err)
+        if (isinstance(err, EOFError | OSError) or "zip archive" in first or "central directory" in first) \
+                and _is_zip(path):
+            raise CheckpointError(f"cannot read checkpoint {path}: it is truncated or damaged (an interrupted copy "
+                                  f"or download?): {first}") from None
+        if isinstance(err, EOFError):
             raise CheckpointError(f"cannot read checkpoint {path}: it is truncated or damaged (an interrupted copy "
                                   f"or download?): {first}") from None
         raise CheckpointError(f"cannot read checkpoint {path}: {type(err).__name__}: {first}") from None

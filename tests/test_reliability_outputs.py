@@ -186,13 +186,31 @@ def test_row_folder_batch_with_clip_avi_and_clip_avi_mp4_gives_both_an_output(tm
     args = [f"ckpt={ckpt}", f"input={folder}", f"output={out}", "progress=false"]
     code, stdout, err = tool("interpolate", *args)
     assert code == 0, err
-    assert sorted(p.name for p in out.iterdir()) == ["clip.avi-2.mp4", "clip.avi.mp4"]
+    assert sorted(p.name for p in out.iterdir() if p.name[0] != ".") == ["clip.avi-2.mp4", "clip.avi.mp4"]
     assert len(decode(out / "clip.avi.mp4")) == 10 and len(decode(out / "clip.avi-2.mp4")) == 8
     code, stdout, _ = tool("interpolate", *args)
     assert code == 0 and "0 done, 2 skipped" in stdout
     code, stdout, _ = tool("interpolate", *args, "overwrite=true")
     assert code == 0 and "2 done, 0 skipped" in stdout
-    assert sorted(p.name for p in out.iterdir()) == ["clip.avi-2.mp4", "clip.avi.mp4"]
+    assert sorted(p.name for p in out.iterdir() if p.name[0] != ".") == ["clip.avi-2.mp4", "clip.avi.mp4"]
+
+
+def test_row_an_input_added_under_a_name_an_output_took_is_not_skipped_silently(tmp_path, tool, ckpt):
+    """clip.avi's output is clip.avi-2.mp4; an input clip.avi-2.mp4 added later must not be 'skipped (already
+    there)' on the strength of clip.avi's output: it fails with a line saying whose output that is."""
+    folder, out = tmp_path / "in", tmp_path / "out"
+    write_video(folder / "clip.avi", pan_frames(4))
+    clip(folder / "clip.avi.mp4", n=5, seed=3)
+    args = [f"ckpt={ckpt}", f"input={folder}", f"output={out}", "progress=false"]
+    assert tool("interpolate", *args)[0] == 0
+    clip(folder / "clip.avi-2.mp4", n=6, seed=5)
+    before = (out / "clip.avi-2.mp4").read_bytes()
+    code, stdout, err = tool("interpolate", *args)
+    assert code != 0 and "holds the output of clip.avi from an earlier run" in stdout + err
+    assert (out / "clip.avi-2.mp4").read_bytes() == before  # nothing replaced without overwrite
+    code, stdout, err = tool("interpolate", *args, "overwrite=true")
+    assert code == 0, err
+    assert len(decode(out / "clip.avi-2.mp4")) == 12  # now the added input's own output
 
 
 # ------------------------------------------------------------------------------------------------ 4. one job per output

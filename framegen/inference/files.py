@@ -242,9 +242,15 @@ def check_folder_paths(src: Path, dst: Path) -> None:
         raise VideoError(f"output {dst} is a file; a folder of videos goes to a folder")
 
 
+# a folder batch's record in its output folder: which input each output was made from
+BATCH_RECORD = ".framegen-batch.json"
+
+
 def interpolate_folder(src: str | os.PathLike, dst: str | os.PathLike, interpolator: Interpolator, job: Job) -> dict:
     """Every video in ``src`` -> ``dst/<its name>`` (see :func:`folder_output_names`); outputs already there are
-    skipped (unless overwrite), and a bad file is reported while the others continue."""
+    skipped (unless overwrite), and a bad file is reported while the others continue. An output that an earlier run
+    made from another input (an input added since took its name) is not taken for this input's: that input fails
+    with a line saying so (the batch record, ``dst/.framegen-batch.json``, tells which input made which output)."""
     src, dst = user_path(src), user_path(dst)
     check_folder_paths(src, dst)
     videos = video_files(src)
@@ -255,14 +261,46 @@ def interpolate_folder(src: str | os.PathLike, dst: str | os.PathLike, interpola
     for video in videos:
         out = dst / names[video]
         if out.exists() and not job.overwrite:
-            skipped.append(str(out))
+            other = _made_from(dst, out.name)
+            if other is not None and other != video.name:
+                failed[str(video)] = (f"{out} holds the output of {other} from an earlier run (its name went to "
+                                      f"{video.name}, added since): pass overwrite=true to redo the folder, or "
+                                      f"choose a new output folder")
+                log.error("%s: %s", video.name, failed[str(video)])
+            else:
+                skipped.append(str(out))
             continue
         try:
             done.append(interpolate_file(video, out, interpolator, job, source_kind="video"))
         except (VideoError, MediaError, ValueError) as err:
             failed[str(video)] = str(err)
             log.error("%s: %s", video.name, err)
+            continue
+        _record_source(dst, out.name, video.name)
     return {"done": done, "skipped": skipped, "failed": failed}
+
+
+def _made_from(folder: Path, name: str) -> str | None:
+    """The input an earlier batch made ``folder/name`` from, when the record says so and the file is as it left it."""
+    record = read_json(folder / BATCH_RECORD)
+    entry = record.get(name) if isinstance(record, dict) else None
+    ident = path_identity(folder / name)
+    if not isinstance(entry, dict) or ident is None or entry.get("output") != list(ident[1:]):
+        return None
+    return entry.get("input")
+
+
+def _record_source(folder: Path, name: str, source: str) -> None:
+    record = read_json(folder / BATCH_RECORD)
+    record = record if isinstance(record, dict) else {}
+    ident = path_identity(folder / name)
+    if ident is None:
+        return
+    record[name] = {"input": source, "output": list(ident[1:])}
+    try:
+        write_json(folder / BATCH_RECORD, record)
+    except OSError as err:  # the outputs are fine; only the record of where they came from is missing
+        log.warning("cannot write %s: %s", folder / BATCH_RECORD, err.strerror or err)
 
 
 # ------------------------------------------------------------------------------------------------ test/demo outputs
@@ -285,7 +323,8 @@ def claim_outputs(folder: Path, names: list[str], *, overwrite: bool) -> dict[st
         if not overwrite:
             raise VideoError(f"output exists: {path} (pass overwrite=true to replace it)")
         if not path.is_file() or record.get(name) != list(ident[1:]):
-            raise VideoError(f"refusing to replace {path}: framegen did not write it (choose an empty or new folder)")
+            raise VideoError(f"refusing to replace {path}: framegen did not write it, or it was changed since "
+                             f"(choose an empty or new folder)")
         claimed[name] = ident
     return claimed
 

@@ -41,7 +41,7 @@ def parse_rate(value, *, option: str = "fps") -> Fraction:
             if not math.isfinite(f):
                 raise ValueError
             rate = next((v for k, v in _NTSC.items() if abs(f - k) < 0.005), Fraction(f).limit_denominator(1001))
-    except (ValueError, TypeError, ZeroDivisionError):
+    except (ValueError, TypeError, ZeroDivisionError, OverflowError):
         raise ValueError(f"{option}={value} is not a frame rate (give e.g. 60, 59.94 or 60000/1001)") from None
     if rate <= 0:
         raise ValueError(f"{option}={value}: a frame rate must be positive")
@@ -76,7 +76,7 @@ def parse_factor(value) -> Fraction:
     """The rate multiplier: 2, 4, or a non-integer such as 1.5 or '5/2' (kept exact: 24 fps x 1.5 = 36 fps)."""
     try:
         factor = Fraction(value) if not isinstance(value, float) else Fraction(value).limit_denominator(1000)
-    except (ValueError, TypeError, ZeroDivisionError):
+    except (ValueError, TypeError, ZeroDivisionError, OverflowError):  # OverflowError: inf, 1e400
         raise ValueError(f"factor={value} is not a number (give e.g. 2, 4 or 1.5; or a target rate with fps=)") from None
     if factor <= 0:
         raise ValueError(f"factor={value}: the factor must be positive (or give a target rate with fps=)")

@@ -99,9 +99,12 @@ def video_info(path: str | os.PathLike) -> VideoInfo:
 def _left_out(c, video) -> list[str]:
     """The streams of ``c`` that no output gets: other video streams, cover art, timecode and data tracks."""
     out = []
+    chapters = len(c.chapters()) if hasattr(c, "chapters") else 0
     for s in c.streams:
         if s.index == video.index or s.type in ("audio", "subtitle"):
             continue
+        if s.type == "data" and chapters and _is_chapter_track(s, chapters):
+            continue  # the chapters' own text track: the chapters are carried
         tag = getattr(s.codec_context, "codec_tag", "") or ""
         if s.type == "video" and s.disposition & av.stream.Disposition.attached_pic:
             out.append(f"its cover art (stream {s.index}) is not carried over")
@@ -113,6 +116,11 @@ def _left_out(c, video) -> list[str]:
         else:
             out.append(f"its {s.type} stream {s.index} ({tag or s.type}) is not carried over")
     return out
+
+
+def _is_chapter_track(s, chapters: int) -> bool:
+    """True for the QuickTime text track an mp4/mov keeps its chapters in (one sample per chapter, no codec)."""
+    return s.codec_context is None and s.frames in (0, chapters)
 
 
 def _first_frame_facts(c, s, info: VideoInfo) -> None:
