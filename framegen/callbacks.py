@@ -143,7 +143,8 @@ class LastCheckpoint(L.Callback):
 
     A stop (Ctrl-C, SIGTERM) saves it too: a signal that arrives during a training step is held until the step ends,
     then ``last.ckpt`` is saved at that step and the run stops with KeyboardInterrupt (a second signal stops at once);
-    one that arrives elsewhere (loading data, validating) stops at once and saves the last finished step. A failed
+    one that arrives elsewhere (loading data, validating) stops at once and saves the last finished step (none before
+    the session's first training step: a run stopped while starting saves nothing). A failed
     write (a full disk) removes the temporary file, keeps the previous ``last.ckpt`` and raises a one-line
     :class:`~framegen.errors.TrainingError`.
     """
@@ -155,6 +156,7 @@ class LastCheckpoint(L.Callback):
         self.every = max(0, int(every_n_train_steps))
         self._saved_at: int | None = None
         self._in_step = False
+        self._trained = False  # a training step ended in this session
         self.stop_requested: str | None = None  # the name of the signal that asked the run to stop
         self._previous: dict[int, Any] = {}
 
@@ -173,10 +175,12 @@ class LastCheckpoint(L.Callback):
             else:  # a collective call: every process makes it, only the first writes
                 trainer.save_checkpoint(self.path, weights_only=False)
         except OSError as err:
-
-            kept = " (the previous one is kept)" if self.path.is_file() else ""
+            if self.path.is_file():
+                kept, then = " (the previous one is kept)", f"resume with ckpt_path={self.path}"
+            else:
+                kept, then = "", "start the run again (no last.ckpt was saved yet)"
             raise TrainingError(f"{write_error(err, self.path)} at step {trainer.global_step}{kept}: free some "
-                                f"space (or fix the folder) and resume with ckpt_path=") from None
+                                f"space (or fix the folder) and {then}") from None
         self._saved_at = trainer.global_step
 
     # ------------------------------------------------------------------ stopping on a signal
@@ -203,7 +207,7 @@ class LastCheckpoint(L.Callback):
         self._previous = {}
 
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self.stop_requested, self._in_step = None, False
+        self.stop_requested, self._in_step, self._trained = None, False, False
         if not trainer.fast_dev_run:
             self._install()
 
@@ -216,7 +220,7 @@ class LastCheckpoint(L.Callback):
         self._in_step = True
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx: int) -> None:
-        self._in_step = False
+        self._in_step, self._trained = False, True
         if self.stop_requested or (self.every and trainer.global_step % self.every == 0):
             self._save(trainer)
 
@@ -239,6 +243,8 @@ class LastCheckpoint(L.Callback):
         self.stop_requested = self.stop_requested or "SIGINT"
         if self._in_step:  # a second signal inside a step: its weights may be half-updated; keep the last save
             log.warning("stopped inside a training step: last.ckpt keeps step %s", self._saved_at)
+            return
+        if not self._trained:  # stopped while starting (sanity check, first batch): no step to save
             return
         try:
             self._save(trainer)

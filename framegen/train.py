@@ -9,9 +9,9 @@ another architecture, a GPU preset without a GPU, missing data) raise :class:`Tr
 from __future__ import annotations
 
 import logging
+import math
 import os
 import shlex
-import shutil
 import signal
 import sys
 import tempfile
@@ -71,16 +71,80 @@ def _check_accelerator(cfg: DictConfig) -> None:
                             f"print(torch.cuda.is_available())\" should print True), or use trainer=cpu")
 
 
+def _whole(value) -> int | None:
+    """``value`` as a whole number (8, 8.0, 1e3, "8"), None when it is not one (abc, nan, 2.5, true)."""
+    number = _number(value)
+    return int(number) if number is not None and number.is_integer() else None
+
+
+def _number(value) -> float | None:
+    """``value`` as a finite number (3e-4, "3e-4"), None when it is not one (abc, nan, inf, true)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+# the numeric options a user types most: (what a value must be, what to give); checked before anything is built
+_WHOLE_OPTIONS = {
+    "data.batch_size": (1, "give a whole number of samples per batch >= 1, e.g. 8"),
+    "data.val_batch_size": (1, "give a whole number of samples per batch >= 1, e.g. 16"),
+    "data.num_workers": (0, "give a whole number of data-loading processes >= 0 (0: load in the main process) or auto"),
+    "trainer.accumulate_grad_batches": (1, "give a whole number of batches per optimizer step >= 1, e.g. 1"),
+    "val_every_n_steps": (1, "give a whole number of steps >= 1, or null to validate once an epoch"),
+    "trainer.max_steps": (-1, "give a whole number of steps >= 1 (or -1 to end by trainer.max_epochs)"),
+    "trainer.max_epochs": (-1, "give a whole number of epochs >= 1 (or -1 to end by trainer.max_steps)"),
+}
+_REAL_OPTIONS = {
+    "model.optimizer.lr": (False, "give a learning rate > 0, e.g. 3e-4"),
+    "model.optimizer.weight_decay": (True, "give a weight decay >= 0, e.g. 1e-4 (0: none)"),
+}
+_NULL_ALLOWED = ("val_every_n_steps", "trainer.max_steps", "trainer.max_epochs")
+
+
+def _check_options(cfg: DictConfig) -> None:
+    """The numeric options users type (``data.batch_size``, ``data.num_workers``, ``model.optimizer.lr``,
+    ``weight_decay``, ``trainer.max_steps``, ``trainer.max_epochs``, ``val_every_n_steps``) are numbers in range,
+    else one line naming the option, its value and what it takes, before a run folder, a dataset or a net is made;
+    each is written back as a plain number (``trainer.max_steps=1e3`` -> 1000). A run that would train nothing
+    (max_steps=0, max_epochs=0) or a negative step count is refused too."""
+    with open_dict(cfg):
+        for key, (least, takes) in _WHOLE_OPTIONS.items():
+            if OmegaConf.select(cfg, key, default="<absent>") == "<absent>":
+                continue
+            value = OmegaConf.select(cfg, key)
+            if (value is None and key in _NULL_ALLOWED) or (key == "data.num_workers" and value == "auto"):
+                continue
+            number = _whole(value)
+            if number is None or (number < least and key != "trainer.max_steps"):  # max_steps=-5: _check_steps
+                raise TrainingError(f"{key}={value}: {takes}")
+            if type(value) is not int:
+                OmegaConf.update(cfg, key, number, merge=False)
+        for key, (zero_ok, takes) in _REAL_OPTIONS.items():
+            if OmegaConf.select(cfg, key, default="<absent>") == "<absent>":
+                continue
+            value = OmegaConf.select(cfg, key)
+            number = _number(value)
+            if number is None or number < 0 or (number == 0 and not zero_ok):
+                raise TrainingError(f"{key}={value}: {takes}")
+            if type(value) is not float:
+                OmegaConf.update(cfg, key, number, merge=False)
+    _check_steps(cfg)
+
+
 def _check_steps(cfg: DictConfig) -> None:
     """A run that would train nothing (max_steps=0, max_epochs=0) or a negative step count is refused."""
     if not cfg.get("train", True) or cfg.trainer.get("fast_dev_run"):
         return
     steps, epochs = cfg.trainer.get("max_steps"), cfg.trainer.get("max_epochs")
-    if steps is not None and (int(steps) == 0 or int(steps) < -1):
+    if steps is not None and (_whole(steps) == 0 or _whole(steps) < -1):
         raise TrainingError(f"trainer.max_steps={steps} trains nothing: give a number of steps >= 1 (or -1 to end by "
                             f"trainer.max_epochs); to score weights without training: train=false validate=true "
                             f"init_from=<weights>")
-    if (steps is None or int(steps) == -1) and epochs is not None and int(epochs) == 0:
+    if (steps is None or _whole(steps) == -1) and epochs is not None and _whole(epochs) == 0:
         raise TrainingError("trainer.max_epochs=0 trains nothing: give trainer.max_epochs >= 1 or trainer.max_steps")
 
 
@@ -97,58 +161,12 @@ def _check_writable(folder: Path) -> None:
                             ) from None
 
 
-def _hydra_run_folder() -> Path | None:
-    try:
-        return Path(HydraConfig.get().runtime.output_dir)
-    except Exception:  # noqa: BLE001 - not under @hydra.main (the Python API, tests)
-        return None
-
-
-def _process_start() -> float | None:
-    """When this process started (Linux: its /proc entry's ctime), or None where that is unknown."""
-    try:
-        return os.stat(f"/proc/{os.getpid()}").st_ctime
-    except OSError:
-        return None
-
-
 def _restore_signal_handlers(handlers: dict) -> None:
     for sig, handler in handlers.items():
         try:
             signal.signal(sig, handler)
         except (ValueError, TypeError):  # not the main thread, or a handler set outside Python
             pass
-
-
-def _discard_untouched_run_folder() -> None:
-    """Remove this invocation's Hydra run folder when it holds nothing but Hydra's config copy and log (a run that
-    failed before it wrote anything), so a refused run leaves no empty run folder behind."""
-    folder = _hydra_run_folder()
-    if folder is None or not folder.is_dir():
-        return
-    config, start = folder / ".hydra" / "config.yaml", _process_start()
-    if start is None or not config.is_file() or config.stat().st_mtime < start - 1.0:
-        return  # a folder an earlier invocation wrote (or no way to tell): never removed
-    for entry in folder.iterdir():
-        if entry.name == ".hydra" and entry.is_dir() and all(f.suffix == ".yaml" for f in entry.iterdir()):
-            continue
-        if entry.is_file() and entry.suffix == ".log":
-            continue
-        return
-    _close_file_handlers_under(folder)
-    shutil.rmtree(folder, ignore_errors=True)
-
-
-def _close_file_handlers_under(folder: Path) -> None:
-    """Detach and close the logging file handlers that write into ``folder`` (Hydra's log of this run), so nothing
-    logged later tries to reopen a file in a folder that is gone."""
-    for logger in [logging.getLogger(), *(lg for lg in logging.Logger.manager.loggerDict.values()
-                                          if isinstance(lg, logging.Logger))]:
-        for handler in list(logger.handlers):
-            name = getattr(handler, "baseFilename", None)
-            if name and Path(name).resolve().is_relative_to(folder.resolve()):
-                logger.removeHandler(handler)
-                handler.close()
 
 
 # third-party lines a user cannot act on: Lightning's logger advertisement and bookkeeping notes, a torch
@@ -203,48 +221,87 @@ def _train(cfg: DictConfig) -> dict[str, float]:
         if cfg.get("float32_matmul_precision"):
             torch.set_float32_matmul_precision(cfg.float32_matmul_precision)
         _check_accelerator(cfg)
-        _check_steps(cfg)
+        _check_options(cfg)
         resume_step = _prepare_paths(cfg)
         _check_writable(Path(cfg.paths.output_dir))
         datamodule, module, trainer = _build(cfg, resume_step)
-    except BaseException:
-        _discard_untouched_run_folder()
-        raise
+    except KeyboardInterrupt:
+        raise KeyboardInterrupt(_stopped_while_starting(cfg)) from None
 
     metrics: dict[str, float] = {}
-    if cfg.get("train", True):
-        # Lightning restores the handlers it found when it tears down; on a stopped or failed fit it finds the
-        # LastCheckpoint's and puts those back: restore the caller's own (a notebook, the API, the next trial)
-        handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
-        try:
-            trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"), weights_only=False)
-        except (KeyboardInterrupt, SystemExit) as err:
-            if isinstance(err, SystemExit) and not trainer.interrupted:
-                raise
-            _report_locations(cfg, trainer, stopped=True)
-            raise KeyboardInterrupt(_stopped_message(trainer)) from None
-        except OSError as err:  # a full disk or a folder gone read-only under Lightning's or a callback's write
-            if err.errno not in WRITE_ERRORS:
-                raise
-
-            raise TrainingError(f"{write_error(err, err.filename or cfg.paths.output_dir)} at step "
-                                f"{trainer.global_step}: free some space (or fix the folder) and resume with "
-                                f"ckpt_path=") from None
-        finally:
-            _restore_signal_handlers(handlers)
-        _validate_at_end(trainer, module, datamodule)
-        metrics.update({k: float(v) for k, v in trainer.callback_metrics.items()})
-    if cfg.get("validate", False) and not cfg.get("train", True):
-        trainer.validate(module, datamodule=datamodule)
-        metrics.update({k: float(v) for k, v in trainer.callback_metrics.items()})
-    if cfg.get("test", False):
-        best = getattr(trainer.checkpoint_callback, "best_model_path", "") if cfg.get("train", True) else ""
-        if not best:
-            log.info("testing the current weights (no best checkpoint)")
-        trainer.test(module, datamodule=datamodule, ckpt_path=best or None, weights_only=False)
-        metrics.update({k: float(v) for k, v in trainer.callback_metrics.items()})
-    _report_locations(cfg, trainer)
+    # Lightning restores the handlers it found when it tears down; on a stopped or failed fit it finds the
+    # LastCheckpoint's and puts those back, and after a stopped validation it leaves SIGINT ignored: restore the
+    # caller's own (a notebook, the API, the next trial)
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    fitted = False
+    try:
+        if cfg.get("train", True):
+            try:
+                trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"), weights_only=False)
+            except OSError as err:  # a full disk or a folder gone read-only under Lightning's or a callback's write
+                if err.errno not in WRITE_ERRORS:
+                    raise
+                raise TrainingError(f"{write_error(err, err.filename or cfg.paths.output_dir)} at step "
+                                    f"{trainer.global_step}: free some space (or fix the folder) and "
+                                    f"{_how_to_go_on(trainer)}") from None
+            finally:
+                _restore_signal_handlers(handlers)
+            fitted = True
+            _validate_at_end(trainer, module, datamodule)
+            metrics.update({k: float(v) for k, v in trainer.callback_metrics.items()})
+        if cfg.get("validate", False) and not cfg.get("train", True):
+            trainer.validate(module, datamodule=datamodule)
+            metrics.update({k: float(v) for k, v in trainer.callback_metrics.items()})
+        if cfg.get("test", False):
+            best = getattr(trainer.checkpoint_callback, "best_model_path", "") if cfg.get("train", True) else ""
+            if not best:
+                log.info("testing the current weights (no best checkpoint)")
+            trainer.test(module, datamodule=datamodule, ckpt_path=best or None, weights_only=False)
+            metrics.update({k: float(v) for k, v in trainer.callback_metrics.items()})
+        _report_locations(cfg, trainer)
+    except (KeyboardInterrupt, SystemExit) as err:  # Lightning turns a KeyboardInterrupt into sys.exit(1)
+        if isinstance(err, SystemExit) and not trainer.interrupted:
+            raise
+        _restore_signal_handlers(handlers)
+        raise KeyboardInterrupt(_stopped(cfg, trainer, fitted=fitted)) from None
+    finally:
+        _restore_signal_handlers(handlers)
     return metrics
+
+
+def _stopped_while_starting(cfg: DictConfig) -> str:
+    """What a run stopped before its trainer started says: nothing was saved (and how a resumed run goes on)."""
+    ckpt = Path(str(cfg.ckpt_path)).expanduser() if cfg.get("ckpt_path") else None
+    again = f"; ckpt_path={ckpt} still resumes the run" if ckpt is not None and ckpt.is_file() else ""
+    return f"stopped while starting, before the first training step: nothing was saved{again}"
+
+
+def _stopped(cfg: DictConfig, trainer: L.Trainer, *, fitted: bool) -> str:
+    """A stopped run: its summary (with the command that resumes it) where it saved anything, and the line that
+    says where it stopped and what was saved."""
+    saved, step = _last_saved(trainer), trainer.global_step
+    if not cfg.get("train", True):
+        return "stopped while scoring: nothing was saved"
+    if saved:
+        _report_locations(cfg, trainer, stopped=True)
+        if fitted:
+            return (f"stopped at step {saved[1]}, after training, during the run's final validation or export; "
+                    f"last.ckpt is saved: the command above finishes it")
+        return f"stopped at step {saved[1]}; last.ckpt is saved: resume with the command above"
+    if step == 0 and not fitted:
+        return "stopped before the first training step: nothing was saved"
+    _report_locations(cfg, trainer, stopped=True)
+    if trainer.fast_dev_run:
+        return f"stopped at step {step}; nothing is saved (fast_dev_run)"
+    if not any(isinstance(c, LastCheckpoint) for c in trainer.callbacks):
+        return f"stopped at step {step}; no last.ckpt was saved (checkpointing is off)"
+    return f"stopped at step {step}; no last.ckpt was saved: nothing to resume from"
+
+
+def _how_to_go_on(trainer: L.Trainer) -> str:
+    """``resume with ckpt_path=<its last.ckpt>`` when the run has one, else that it starts again."""
+    saved = _last_saved(trainer)
+    return f"resume with ckpt_path={saved[0]}" if saved else "start the run again (no last.ckpt was saved yet)"
 
 
 def _build(cfg: DictConfig, resume_step: int | None):
@@ -284,13 +341,6 @@ def _last_saved(trainer: L.Trainer) -> tuple[Path, int | None] | None:
     if step is None:  # saved by an earlier session of a resumed run
         step = torch.load(cb.path, map_location="cpu", weights_only=False, mmap=True).get("global_step")
     return cb.path, step
-
-
-def _stopped_message(trainer: L.Trainer) -> str:
-    saved = _last_saved(trainer)
-    if saved:
-        return f"stopped at step {saved[1]}; last.ckpt is saved: resume with the command above"
-    return f"stopped at step {trainer.global_step}; no last.ckpt was saved (checkpointing is off)"
 
 
 def _validate_at_end(trainer: L.Trainer, module: L.LightningModule, datamodule) -> None:

@@ -1,7 +1,19 @@
 """Speed of the data pipeline on a folder of videos: ``python scripts/benchmark_data.py data.root=<videos>`` (see
 conf/benchmark_data.yaml); the same as ``framegen data-speed``."""
 
-from framegen.commands import run_tool
+import os
+import signal
+
+
+def _interrupted(signum, frame) -> None:
+    """Ctrl-C (or SIGTERM) while Python loads framegen, before framegen.commands takes over: nothing to save yet."""
+    os.write(2, b"interrupted while starting: nothing was written\n")
+    os._exit(130)
+
 
 if __name__ == "__main__":
-    run_tool("data-speed")
+    signal.signal(signal.SIGINT, _interrupted)
+    signal.signal(signal.SIGTERM, _interrupted)
+    from framegen.commands import run_command  # start-up time: after the handlers above, as it takes a moment
+
+    run_command("data-speed")

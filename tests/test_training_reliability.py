@@ -1,6 +1,8 @@
 """The training rows of docs/reliability.md (issues #20 and #24): runs that train nothing are refused, small folders
 train, a full disk or a read-only run folder is one `error:` line, a stopped run saves a resumable last.ckpt and says
-how to resume, progress counts against max_steps, and a run's console shows its own lines once."""
+how to resume, progress counts against max_steps, and a run's console shows its own lines once; the third round:
+numeric options typed wrong are one line before a run folder, and a Ctrl-C before the first step, during the final
+validation or while the process ends says what was saved and exits 130."""
 
 from __future__ import annotations
 
@@ -83,11 +85,13 @@ def test_row_one_usable_video_among_unusable_ones_trains(tmp_path, caplog):
 
 
 # ------------------------------------------------------------------------------------------ #20 item 13
-def test_row_full_disk_while_writing_last_ckpt(tmp_path, tool, monkeypatch):
+@pytest.mark.parametrize("full_from", [2, 1])
+def test_row_full_disk_while_writing_last_ckpt(tmp_path, tool, monkeypatch, full_from):
     real = L.Trainer.save_checkpoint
 
     def full(self, filepath, *args, **kwargs):
-        if ".last.tmp-" in str(filepath) and self.global_step >= 2:
+        if ".last.tmp-" in str(filepath) and self.global_step >= full_from:
+            Path(filepath).parent.mkdir(parents=True, exist_ok=True)
             Path(filepath).write_bytes(b"half a checkpoint")  # what a full disk leaves
             raise OSError(errno.ENOSPC, "No space left on device", str(filepath))
         return real(self, filepath, *args, **kwargs)
@@ -97,10 +101,14 @@ def test_row_full_disk_while_writing_last_ckpt(tmp_path, tool, monkeypatch):
     code, _, err = tool("train", "trainer=cpu", "trainer.max_steps=6", "callbacks.last_checkpoint.every_n_train_steps=1",
                         f"paths.output_dir={run}", *SMALL)
     line = one_error_line(err)
+    last = run / "checkpoints" / "last.ckpt"
     assert code == 1 and "no space left on the device" in line and "last.ckpt" in line
     assert not list((run / "checkpoints").glob(".last.tmp-*"))
-    # the last complete save is kept and still resumes
-    assert torch.load(run / "checkpoints" / "last.ckpt", weights_only=False)["global_step"] == 1
+    if full_from == 2:  # the last complete save is kept, still resumes, and the line names it (was a bare ckpt_path=)
+        assert torch.load(last, weights_only=False)["global_step"] == 1
+        assert line.endswith(f"resume with ckpt_path={last}"), line
+    else:  # the first save failed: nothing to resume from
+        assert not last.exists() and "ckpt_path=" not in line and "start the run again" in line, line
 
 
 def _read_only(folder: Path):
@@ -248,3 +256,92 @@ def test_row_gpu_preset_without_a_visible_device(tmp_path, tool, monkeypatch):
     monkeypatch.setattr(torch.version, "cuda", None)
     code, _, err = tool("train", "trainer=rtx5070", "trainer.max_steps=1", *SMALL)
     assert code == 1 and "CPU-only build" in one_error_line(err)
+
+
+# ------------------------------------------------------------------------------------------ third round (#20 follow-ups)
+@pytest.mark.parametrize("option", ["trainer.max_steps=abc", "trainer.max_steps=nan", "trainer.max_epochs=1.5",
+                                    "data.num_workers=-1", "data.batch_size=0", "model.optimizer.lr=abc",
+                                    "model.optimizer.lr=0", "model.optimizer.weight_decay=-1", "val_every_n_steps=0"])
+def test_row_nonsensical_numeric_options_are_one_line_before_a_run_folder(tmp_path, tool, option):
+    run = tmp_path / "run"
+    code, _, err = tool("train", "trainer=cpu", "trainer.max_steps=2", f"paths.output_dir={run}", *SMALL, option)
+    line = one_error_line(err)
+    assert code == 1 and line.startswith(f"error: {option}: give "), line
+    assert not run.exists() and not (tmp_path / "hydra").exists()  # no run folder made, none left behind
+
+
+def test_numeric_options_are_written_back_as_plain_numbers(tmp_path):
+    from framegen.train import _check_options
+
+    cfg = compose_train([*SMALL, "trainer=cpu", "trainer.max_steps=1e3", "data.batch_size=4.0",
+                         "data.num_workers=auto", "model.optimizer.lr=1", "val_every_n_steps=null"], tmp_path)
+    _check_options(cfg)
+    assert cfg.trainer.max_steps == 1000 and type(cfg.trainer.max_steps) is int
+    assert cfg.data.batch_size == 4 and type(cfg.data.batch_size) is int and cfg.data.num_workers == "auto"
+    assert cfg.model.optimizer.lr == 1.0 and type(cfg.model.optimizer.lr) is float
+
+
+class InterruptOnFitStart(L.Callback):
+    """Sends this process SIGINT (a Ctrl-C) when fitting starts: the run folder exists, no step is done."""
+
+    def on_fit_start(self, trainer, pl_module) -> None:
+        os.kill(os.getpid(), signal.SIGINT)
+
+
+class InterruptFinalValidation(L.Callback):
+    """Sends this process SIGINT when the run's final validation (after fitting) starts."""
+
+    def on_validation_start(self, trainer, pl_module) -> None:
+        if trainer.state.fn == "validate":
+            os.kill(os.getpid(), signal.SIGINT)
+
+
+@pytest.mark.parametrize("when", ["building", "fit_start"])
+def test_row_ctrl_c_before_the_first_step_says_nothing_was_saved(tmp_path, tool, monkeypatch, when):
+    extra = []
+    if when == "building":  # a Ctrl-C while the data, the net and the trainer are built
+        def interrupted(*args, **kwargs):
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr("framegen.train._build", interrupted)
+    else:
+        extra = ["+callbacks.ctrl_c._target_=test_training_reliability.InterruptOnFitStart"]
+    code, out, err = tool("train", "trainer=cpu", "trainer.max_steps=50", "logger=csv", *SMALL, *extra)
+    lines = [ln for ln in err.splitlines() if ln.startswith("interrupted")]
+    assert code == 130 and "Traceback" not in err and len(lines) == 1, err[-2000:]
+    assert "nothing was saved" in lines[0] and "<run folder>" not in err and "ckpt_path=" not in out + err
+    assert not (tmp_path / "hydra").exists()  # the run folder (Hydra's, the default) is not left behind empty
+
+
+def test_row_ctrl_c_during_the_final_validation_exits_130_and_resumes(tmp_path, tool):
+    from framegen.train import train
+
+    run, common = tmp_path / "run", ["trainer=cpu", "logger=csv", "trainer.max_steps=2", *SMALL]
+    code, out, err = tool("train", *common, f"paths.output_dir={run}",
+                          "+callbacks.ctrl_c._target_=test_training_reliability.InterruptFinalValidation")
+    last, best = run / "checkpoints" / "last.ckpt", run / "checkpoints" / "best_model.pth"
+    assert code == 130 and "Traceback" not in err, err[-2000:]  # was exit 1 (Lightning's sys.exit) or -2
+    assert "interrupted: stopped at step 2, after training" in err and f"ckpt_path={last}" in out
+    assert last.is_file() and not best.exists()
+    train(compose_train([*common, f"ckpt_path={last}"], tmp_path / "other"))  # the printed command finishes it
+    assert best.is_file()
+
+
+class InterruptAtExit(L.Callback):
+    """At the end of training, registers an exit hook that sends this process SIGINT while it ends."""
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        import atexit
+
+        atexit.register(lambda: (os.kill(os.getpid(), signal.SIGINT), time.sleep(2)))
+
+
+def test_row_ctrl_c_while_the_process_ends_exits_130(tmp_path):
+    run = tmp_path / "run"
+    args = ["trainer=cpu", "trainer.max_steps=2", "logger=csv", f"paths.output_dir={run}", *SMALL,
+            "+callbacks.late._target_=test_training_reliability.InterruptAtExit", f"hydra.run.dir={tmp_path / 'hydra'}"]
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "train.py"), *args], cwd=tmp_path, check=False,
+                          env=_env(tmp_path), capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 130 and "Traceback" not in proc.stderr, proc.stderr[-3000:]  # was 0 or -2
+    assert proc.stderr.strip().splitlines()[-1].startswith("interrupted while finishing: the work was done")
+    assert (run / "checkpoints" / "best_model.pth").is_file() and "FakeTensor" not in proc.stdout + proc.stderr
