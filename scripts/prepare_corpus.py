@@ -1,18 +1,6 @@
 """Fetch the real-footage corpus from Debian packages: ``python scripts/prepare_corpus.py`` (see conf/prepare_corpus.yaml)."""
 
-import os
-import signal
-
-
-def _interrupted(signum, frame) -> None:
-    """Ctrl-C (or SIGTERM) while Python loads framegen, before framegen.commands takes over: nothing to save yet."""
-    os.write(2, b"interrupted while starting: nothing was written\n")
-    os._exit(130)
-
+from _start import run  # scripts/_start.py: Ctrl-C while loading is one line
 
 if __name__ == "__main__":
-    signal.signal(signal.SIGINT, _interrupted)
-    signal.signal(signal.SIGTERM, _interrupted)
-    from framegen.commands import run_command  # start-up time: after the handlers above, as it takes a moment
-
-    run_command("corpus")
+    run("corpus")
