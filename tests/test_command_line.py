@@ -17,7 +17,8 @@ import pytest
 from conftest import ROOT
 from fake_videos import pan_frames, write_video
 
-from framegen.commands import _inside_import, _parsed_value, hydra_quote, is_path_option, quote_path_values
+from framegen.command_line import _parsed_value, hydra_quote, is_path_option, quote_path_values
+from framegen.process import _inside_import
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
 
@@ -83,7 +84,7 @@ def test_inside_import_tells_an_import_from_plain_code(tmp_path, monkeypatch):
 
 
 def test_torch_fake_tensor_statistics_are_quiet():
-    from framegen.commands import quiet_logs
+    from framegen.process import quiet_logs
 
     quiet_logs()
     assert not logging.getLogger("torch._subclasses.fake_tensor").isEnabledFor(logging.INFO)

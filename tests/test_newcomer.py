@@ -17,7 +17,8 @@ from fake_videos import pan_frames, write_video
 from PIL import Image
 
 from framegen.checkpoints import load_net
-from framegen.commands import main, option_help
+from framegen.command_line import option_help
+from framegen.commands import main
 from framegen.inference.files import EncodeSettings, Job, interpolate_file, interpolate_folder
 from framegen.inference.interpolator import Interpolator
 from framegen.inference.sample import make_sample_clip
@@ -97,7 +98,7 @@ def test_own_footage_with_two_clips_trains_to_a_validated_best_model(tmp_path, m
 
 
 def test_home_paths_as_the_shell_passes_them():
-    from framegen.commands import quote_home_paths
+    from framegen.command_line import quote_home_paths
 
     assert quote_home_paths(["data.root=~/videos", "x=1", "data.root=$HOME"]) == ["data.root='~/videos'", "x=1",
                                                                                    "data.root=$HOME"]
