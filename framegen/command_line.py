@@ -6,7 +6,9 @@ from the comments of its config file. ``framegen.commands`` calls these before i
 from __future__ import annotations
 
 import difflib
+import os
 import re
+import sys
 from pathlib import Path
 
 from omegaconf import OmegaConf
@@ -95,11 +97,15 @@ def option_help(config_name: str) -> list[tuple[str, str]]:
 
 
 def print_help(tool: str, config_name: str, what: str) -> None:
-    """``--help``: what ``tool`` does and its main options (those of ``conf/<config_name>.yaml``)."""
-    print(f"framegen {tool} [key=value ...]: {what}\n")
-    print(f"main options (all of them: conf/{config_name}.yaml; Hydra's own: --hydra-help):")
-    for option, desc in option_help(config_name):
-        print(f"  {option:<28} {desc}")
+    """``--help``: what ``tool`` does and its main options (those of ``conf/<config_name>.yaml``). A reader that
+    stops early (``--help | head``) ends it quietly."""
+    lines = [f"framegen {tool} [key=value ...]: {what}\n",
+             f"main options (all of them: conf/{config_name}.yaml; Hydra's own: --hydra-help):",
+             *(f"  {option:<28} {desc}" for option, desc in option_help(config_name))]
+    try:
+        print("\n".join(lines), flush=True)
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes at exit
 
 
 def quote_home_paths(args: list[str]) -> list[str]:
