@@ -81,26 +81,30 @@ def register(entry: Entry) -> Entry:
     return entry
 
 
-register(Entry(
+def shipped(name: str, summary: str, *, licence: str, recipe: str, arch: Callable[[], nn.Module], gflops_720p: float,
+            scores: dict[str, float] | None = None) -> Entry:
+    """The entry of a model whose weights ship as ``framegen/weights/<name>.pth``, made by ``experiment=<recipe>``
+    (while they are missing, using it says how to train them)."""
+    missing = "reinstall framegen" if name == "default" else f"train it: python scripts/train.py experiment={recipe}"
+    return Entry(name, summary, weights=f"framegen/weights/{name}.pth (shipped)", licence=licence,
+                 recipe=f"experiment={recipe} (docs/model_card.md)", load=_shipped(name, missing), arch=arch,
+                 gflops_720p=gflops_720p, scores=scores or {})
+
+
+register(shipped(
     "default", "the light flow net (RIFE v4-style blocks, each at its own scale): the video tool's default",
-    weights="framegen/weights/default.pth (shipped)", licence="MIT (from RIFE 4.25's weights, fine-tuned by framegen)",
-    recipe="experiment=default_model_stage7 (docs/model_card.md)",
-    load=_shipped("default", "reinstall framegen"),
-    arch=lambda: build_net("flow", **DEFAULT_FLOW),
-    gflops_720p=40.0, scores={"ucf101_psnr": 34.90, "middlebury_ie": 2.54, "davis_psnr": 27.22}))
-register(Entry(
+    licence="MIT (from RIFE 4.25's weights, fine-tuned by framegen)", recipe="default_model_stage7",
+    arch=lambda: build_net("flow", **DEFAULT_FLOW), gflops_720p=40.0,
+    scores={"ucf101_psnr": 34.90, "middlebury_ie": 2.54, "davis_psnr": 27.22}))
+register(shipped(
     "advanced", "the quality net: the default's flows on the pair and the mirrored pair, context warped to t, "
                 "cross-frame attention, a U-Net decoder that mixes the two candidates",
-    weights="framegen/weights/advanced.pth (shipped)", licence="MIT (trained by framegen on the default's weights)",
-    recipe="experiment=advanced_model (docs/model_card.md)",
-    load=_shipped("advanced", "train it: python scripts/train.py experiment=advanced_model"),
+    licence="MIT (trained by framegen on the default's weights)", recipe="advanced_model",
     arch=lambda: build_net("advanced"), gflops_720p=110.1))
-register(Entry(
+register(shipped(
     "fast", "the fast net: the default without its finest block, motion at 1/2 resolution; for live use and quick "
             "runs on a CPU",
-    weights="framegen/weights/fast.pth (shipped)", licence="MIT (fine-tuned by framegen from the default's weights)",
-    recipe="experiment=fast_model (docs/model_card.md)",
-    load=_shipped("fast", "train it: python scripts/train.py experiment=fast_model"),
+    licence="MIT (fine-tuned by framegen from the default's weights)", recipe="fast_model",
     arch=lambda: build_net("flow", **FAST_FLOW), gflops_720p=22.4,
     scores={"ucf101_psnr": 34.69, "middlebury_ie": 2.75, "davis_psnr": 26.88}))
 register(Entry(

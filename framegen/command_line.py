@@ -102,8 +102,13 @@ def print_help(tool: str, config_name: str, what: str) -> None:
     lines = [f"framegen {tool} [key=value ...]: {what}\n",
              f"main options (all of them: conf/{config_name}.yaml; Hydra's own: --hydra-help):",
              *(f"  {option:<28} {desc}" for option, desc in option_help(config_name))]
+    print_text("\n".join(lines))
+
+
+def print_text(text: str) -> None:
+    """Print ``text`` to stdout; a reader that stops early (``| head``) ends it quietly."""
     try:
-        print("\n".join(lines), flush=True)
+        print(text, flush=True)
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes at exit
 

@@ -17,7 +17,7 @@ import sys
 from omegaconf import DictConfig, OmegaConf
 
 from framegen import config_dir
-from framegen.command_line import check_overrides, print_help, quote_home_paths, quote_path_values
+from framegen.command_line import check_overrides, print_help, print_text, quote_home_paths, quote_path_values
 from framegen.errors import FramegenError, out_of_memory
 from framegen.process import (
     STARTING_LINE,
@@ -270,17 +270,16 @@ def run_command(tool: str) -> None:
 def main() -> None:
     """``framegen <tool> [key=value ...]``."""
     if len(sys.argv) < 2 or sys.argv[1] in ("-h", "--help", "help"):
-        print("framegen <tool> [key=value ...]   (framegen <tool> --help lists its main options)\n")
-        for name, (_, what) in TOOLS.items():
-            print(f"  {name:<12} {what}")
-        print(f"  {'models':<12} the interpolators framegen knows (framegen models [name])")
+        print_text("\n".join(["framegen <tool> [key=value ...]   (framegen <tool> --help lists its main options)\n",
+                               *(f"  {name:<12} {what}" for name, (_, what) in TOOLS.items()),
+                               f"  {'models':<12} the interpolators framegen knows (framegen models [name])"]))
         sys.exit(0 if len(sys.argv) >= 2 else 2)
     tool = sys.argv[1]
     if tool == "models":  # no Hydra config: the catalogue's table, or one entry
         from framegen import catalogue  # lazy: torch loads for this command only
 
         try:
-            print(catalogue.describe(sys.argv[2]) if len(sys.argv) > 2 else catalogue.summary())
+            print_text(catalogue.describe(sys.argv[2]) if len(sys.argv) > 2 else catalogue.summary())
         except ValueError as err:
             fail(err)
         sys.exit(0)
