@@ -315,7 +315,10 @@ def test_row_an_input_replaced_by_one_of_the_same_size_and_time_is_not_resumed(t
     os.replace(other, src)  # same name, size and modification time; other content
     assert (src.stat().st_size, src.stat().st_mtime_ns) == (st.st_size, st.st_mtime_ns)
     s = interpolate_file(src, out, interp, SEGMENTED)
-    assert s["resumed_at"] == 0 and same_frames(out, whole)
+    # not resumed, and every frame is the new clip's: a mix would put the old photo's frames in (far below 30 dB).
+    # Exact equality is not asked here: two uninterrupted runs in one long pytest process have been seen to differ
+    # by a few grey levels (close_frames' note; a determinism question left open)
+    assert s["resumed_at"] == 0 and close_frames(out, whole), frame_differences(out, whole)
 
 
 # ------------------------------------------------------------------------------------------------ 14. stale partials
